@@ -1,0 +1,28 @@
+"""Analysis: latents of trained runs, geometric variables, scores, projections, figures."""
+
+from equilens.analysis.descriptors import (
+    DEFAULT_BOND_MULT,
+    GeometricVariable,
+    compute_variables,
+    derive_variables,
+    find_variable,
+)
+from equilens.analysis.figures import plot_histograms, plot_projection, plot_projection_grid
+from equilens.analysis.latents import RunLatents, extract_latents
+from equilens.analysis.pipeline import Analysis, analyze_run, format_scores, skeleton
+from equilens.analysis.projection import PROJECTION_METHODS, project
+from equilens.analysis.scores import (
+    encode_target,
+    r2_knn,
+    r2_probe,
+    score_targets,
+    trustworthiness,
+)
+
+__all__ = [
+    "DEFAULT_BOND_MULT", "PROJECTION_METHODS", "Analysis", "GeometricVariable", "RunLatents",
+    "analyze_run", "compute_variables", "derive_variables", "encode_target", "extract_latents",
+    "find_variable", "format_scores", "plot_histograms", "plot_projection",
+    "plot_projection_grid", "project", "r2_knn", "r2_probe", "score_targets", "skeleton",
+    "trustworthiness",
+]

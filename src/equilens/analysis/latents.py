@@ -1,0 +1,55 @@
+"""Graph-level latents of a trained run (and of the same architecture untrained)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from equilens.data import Frames, keys
+from equilens.errors import ConfigError
+from equilens.training import Experiment, load_trained, predict
+from equilens.training.config import Config
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class RunLatents:
+    """Latents of one part of a run's data.
+
+    Attributes:
+        frames: the frames (positions Å, energies kcal/mol).
+        trained: (n_frames, latent_dim) latent of the trained model (best checkpoint).
+        random: (n_frames, latent_dim) latent of the same architecture with random weights.
+        predicted_energy: (n_frames,) kcal/mol of the trained model.
+        train_frames: the run's training frames (for train vs validation histograms).
+    """
+
+    config: Config
+    frames: Frames
+    trained: np.ndarray
+    random: np.ndarray
+    predicted_energy: np.ndarray
+    train_frames: Frames
+
+
+def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
+                    device: str = "cpu") -> RunLatents:
+    """Latents of every frame of ``split`` ('val' or 'test'), batched, without gradients."""
+    if split not in SPLITS:
+        raise ConfigError(f"split '{split}' is not one of {', '.join(SPLITS)}")
+    model, config, type_map = load_trained(run_dir, "best", device)
+    exp = Experiment.from_config(config, type_map=type_map)
+    if split not in exp.datasets:
+        raise ConfigError(f"{run_dir}: the run has no {split} frames")
+    dataset = exp.datasets[split]
+    batch = config.training.eval_batch_size
+    trained = predict(model, dataset, batch, device)
+    torch.manual_seed(seed)
+    untrained = exp.new_model().to(device)
+    random = predict(untrained, dataset, batch, device)
+    return RunLatents(config, dataset.frames, trained[keys.LATENT], random[keys.LATENT],
+                      trained[keys.ENERGY], exp.splits.train)

@@ -1,0 +1,65 @@
+"""Flags shared by several subcommands, and their mapping onto config keys."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+#: flag dest → dotted config key
+DATA_FLAGS = {
+    "molecule": "data.molecule", "file": "data.file", "split": "data.split",
+    "data_dir": "data.data_dir", "labels": "data.labels", "cutoff": "data.cutoff",
+    "n_train": "data.n_train", "n_val": "data.n_val", "n_test": "data.n_test",
+}
+TRAIN_FLAGS = {
+    "model": "model", "epochs": "training.epochs", "batch_size": "training.batch_size",
+    "lr": "training.lr", "seed": "training.seed", "device": "training.device",
+    "dtype": "training.dtype",
+}
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("data")
+    g.add_argument("--molecule", help="rMD17 molecule (aspirin, ethanol, toluene, ...)")
+    g.add_argument("--file", help="an extxyz / ASE-readable file or MD17 npz instead of rMD17")
+    g.add_argument("--split", help="rMD17 split 01-05 (default 01)")
+    g.add_argument("--data-dir", help="folder with the rMD17 files (else $EQUILENS_DATA_DIR, "
+                   "the cache, a download)")
+    g.add_argument("--labels", choices=["rmd17", "md17"], help="revised (default) or original labels")
+    g.add_argument("--cutoff", type=float, help="radial cutoff in Å (default 5)")
+    g.add_argument("--n-train", type=int, help="training frames (default 1000)")
+    g.add_argument("--n-val", type=int, help="validation frames (default 500)")
+    g.add_argument("--n-test", type=int, help="test frames (default 500)")
+
+
+def add_train_flags(parser: argparse.ArgumentParser, model_required: bool = False) -> None:
+    g = parser.add_argument_group("model and training")
+    g.add_argument("--model", required=model_required,
+                   help="gcn | egnn | a variant such as egnn:l_max=0,channels=16")
+    g.add_argument("--config", help="YAML config file (flags override it)")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--dtype", choices=["float32", "float64"])
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config key, dotted (e.g. training.lr_patience=10); repeatable")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted config overrides from the flags that were given."""
+    out: dict[str, Any] = {}
+    for dest, key in {**DATA_FLAGS, **TRAIN_FLAGS}.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            out[key] = value
+    if getattr(args, "file", None):
+        out.setdefault("data.molecule", None)
+    for item in getattr(args, "set", []) or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            from equilens.errors import ConfigError
+            raise ConfigError(f"--set '{item}' is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out

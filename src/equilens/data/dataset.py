@@ -1,0 +1,121 @@
+"""`GraphDataset`: frames and their neighbour graphs as packed tensors, batched by slicing.
+
+The graph of every frame is built once (``build_edges``); a batch is then a gather of
+contiguous atom and edge ranges with index arithmetic, no per-frame Python work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from ase.data import chemical_symbols
+
+from equilens.data import keys
+from equilens.data.frames import Frames
+from equilens.data.graph import build_edges
+from equilens.errors import DataError
+
+
+def ragged_range(starts: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """Concatenation of ``arange(s, s + l)`` for every (s, l); (sum(lens),) int64."""
+    first = torch.cumsum(lens, 0) - lens
+    return torch.arange(int(lens.sum())) + torch.repeat_interleave(starts - first, lens)
+
+
+class TypeMap:
+    """Maps atomic numbers to contiguous type indices 0..n_types-1 (sorted by Z)."""
+
+    def __init__(self, atomic_numbers: list[int]):
+        self.atomic_numbers = sorted(int(z) for z in set(atomic_numbers))
+        self._lookup = np.full(119, -1, dtype=np.int64)
+        self._lookup[self.atomic_numbers] = np.arange(len(self.atomic_numbers))
+
+    def __len__(self) -> int:
+        return len(self.atomic_numbers)
+
+    def __call__(self, numbers: np.ndarray, where: str = "") -> np.ndarray:
+        """(n,) atomic numbers → (n,) type indices; an unknown element is a DataError."""
+        numbers = np.asarray(numbers, dtype=np.int64)
+        types = self._lookup[np.clip(numbers, 0, 118)]
+        if np.any(types < 0):
+            z = int(numbers[types < 0][0])
+            known = ", ".join(chemical_symbols[a] for a in self.atomic_numbers)
+            raise DataError(
+                f"{where + ': ' if where else ''}element {chemical_symbols[z] if z < 119 else z} "
+                f"(Z={z}) is unknown to the model, which knows: {known}"
+            )
+        return types
+
+    @property
+    def symbols(self) -> list[str]:
+        return [chemical_symbols[z] for z in self.atomic_numbers]
+
+
+class GraphDataset:
+    """Frames with their radial-cutoff graphs as tensors.
+
+    Attributes:
+        positions: (n_atoms_total, 3), Å, in ``dtype``.
+        atom_types: (n_atoms_total,) int64.
+        edges: (2, n_edges_total) int64, atom indices local to the frame (neighbour, centre).
+        energy: (n_frames,) float64 kcal/mol; forces: (n_atoms_total, 3) kcal/mol/Å or None.
+    """
+
+    def __init__(self, frames: Frames, cutoff: float, type_map: TypeMap,
+                 dtype: torch.dtype = torch.float32):
+        self.frames = frames
+        self.cutoff = float(cutoff)
+        edges, n_edges = build_edges(frames, cutoff)
+        self.positions = torch.as_tensor(frames.positions, dtype=dtype)
+        self.atomic_numbers = torch.as_tensor(frames.numbers)
+        self.atom_types = torch.as_tensor(type_map(frames.numbers, frames.source))
+        self.energy = torch.as_tensor(frames.energy, dtype=torch.float64)
+        self.forces = None if frames.forces is None else torch.as_tensor(frames.forces, dtype=dtype)
+        self.n_atoms = torch.as_tensor(frames.n_atoms)
+        self.atom_start = torch.as_tensor(frames.offsets[:-1])
+        self.n_edges = torch.as_tensor(n_edges)
+        self.edge_start = torch.cumsum(self.n_edges, 0) - self.n_edges
+        self.edges = torch.as_tensor(edges)
+
+    def __len__(self) -> int:
+        return int(self.n_atoms.shape[0])
+
+    @property
+    def mean_neighbours(self) -> float:
+        """Average number of neighbours per atom (edges / atoms)."""
+        return float(self.n_edges.sum()) / float(self.n_atoms.sum())
+
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The frames at ``index`` as one disjoint graph (keys from :mod:`equilens.data.keys`)."""
+        index = torch.as_tensor(index, dtype=torch.long)
+        lens = self.n_atoms[index]
+        atoms = ragged_range(self.atom_start[index], lens)
+        elens = self.n_edges[index]
+        edge_rows = ragged_range(self.edge_start[index], elens)
+        shift = torch.repeat_interleave(torch.cumsum(lens, 0) - lens, elens)
+        out = {
+            keys.POSITIONS: self.positions[atoms],
+            keys.ATOM_TYPES: self.atom_types[atoms],
+            keys.ATOMIC_NUMBERS: self.atomic_numbers[atoms],
+            keys.BATCH: torch.repeat_interleave(torch.arange(len(index)), lens),
+            keys.EDGE_INDEX: self.edges[:, edge_rows] + shift,
+            keys.N_ATOMS: lens,
+            keys.ENERGY: self.energy[index],
+        }
+        if self.forces is not None:
+            out[keys.FORCES] = self.forces[atoms]
+        return out
+
+    def batches(self, batch_size: int, *, shuffle: bool = False,
+                generator: torch.Generator | None = None) -> Iterator[dict[str, torch.Tensor]]:
+        """Iterate over batches of ``batch_size`` frames (the last may be smaller)."""
+        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        for start in range(0, len(self), batch_size):
+            yield self.batch(order[start : start + batch_size])
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device | str) -> dict[str, torch.Tensor]:
+    """Move every tensor of a batch to ``device``."""
+    return {k: v.to(device) for k, v in batch.items()}

@@ -1,0 +1,137 @@
+"""`Frames`: labelled structures of one data set, packed atom by atom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase.data import chemical_symbols
+from ase.formula import Formula
+
+from equilens.errors import DataError
+
+
+@dataclass
+class Frames:
+    """A set of labelled structures, every per-atom array packed frame after frame.
+
+    Attributes:
+        numbers: (n_atoms_total,) int64 atomic numbers.
+        positions: (n_atoms_total, 3) float64, Å.
+        n_atoms: (n_frames,) int64 atoms per frame.
+        energy: (n_frames,) float64, kcal/mol.
+        forces: (n_atoms_total, 3) float64, kcal/mol/Å, or None if the source has none.
+        frame_ids: (n_frames,) int64 identity of each frame in its trajectory
+            (rMD17 ``old_indices``; the running index for other sources).
+        source: where the frames were read from (a path), for messages and the run record.
+    """
+
+    numbers: np.ndarray
+    positions: np.ndarray
+    n_atoms: np.ndarray
+    energy: np.ndarray
+    forces: np.ndarray | None
+    frame_ids: np.ndarray
+    source: str = ""
+    offsets: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.numbers = np.asarray(self.numbers, dtype=np.int64)
+        self.positions = np.asarray(self.positions, dtype=np.float64)
+        self.n_atoms = np.asarray(self.n_atoms, dtype=np.int64)
+        self.energy = np.asarray(self.energy, dtype=np.float64)
+        self.frame_ids = np.asarray(self.frame_ids, dtype=np.int64)
+        if self.forces is not None:
+            self.forces = np.asarray(self.forces, dtype=np.float64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.n_atoms)])
+        self.validate()
+
+    def __len__(self) -> int:
+        return int(self.n_atoms.shape[0])
+
+    def validate(self) -> None:
+        """Raise DataError naming the source and the problem for inconsistent arrays."""
+        where = self.source or "frames"
+        total = int(self.n_atoms.sum())
+        if len(self) == 0:
+            raise DataError(f"{where}: holds no frames")
+        if self.positions.shape != (total, 3) or self.numbers.shape != (total,):
+            raise DataError(
+                f"{where}: positions {self.positions.shape} and atomic numbers "
+                f"{self.numbers.shape} do not match {len(self)} frames of {total} atoms in all"
+            )
+        if self.energy.shape != (len(self),) or self.frame_ids.shape != (len(self),):
+            raise DataError(
+                f"{where}: {self.energy.size} energies for {len(self)} frames"
+            )
+        if self.forces is not None and self.forces.shape != (total, 3):
+            raise DataError(
+                f"{where}: forces have shape {self.forces.shape}, expected ({total}, 3)"
+            )
+        for name, arr in (("positions", self.positions), ("energies", self.energy),
+                          ("forces", self.forces)):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                bad = int(np.size(arr) - np.isfinite(arr).sum())
+                raise DataError(f"{where}: {bad} non-finite value(s) (NaN or inf) in {name}")
+        bad_z = self.numbers[(self.numbers < 1) | (self.numbers >= len(chemical_symbols))]
+        if bad_z.size:
+            raise DataError(f"{where}: invalid atomic number {int(bad_z[0])}")
+
+    @property
+    def uniform(self) -> bool:
+        """True when every frame has the same atoms in the same order (an MD trajectory)."""
+        if np.any(self.n_atoms != self.n_atoms[0]):
+            return False
+        first = self.numbers[: self.n_atoms[0]]
+        return bool(np.all(self.numbers.reshape(len(self), -1) == first))
+
+    def positions_3d(self) -> np.ndarray:
+        """(n_frames, n_atoms, 3) view of the positions; only for uniform frames."""
+        if not self.uniform:
+            raise DataError(f"{self.source}: frames differ in their atoms; no (frames, atoms, 3) view")
+        return self.positions.reshape(len(self), -1, 3)
+
+    def frame_numbers(self, i: int) -> np.ndarray:
+        """(n_atoms_i,) atomic numbers of frame i."""
+        return self.numbers[self.offsets[i] : self.offsets[i + 1]]
+
+    def subset(self, index: np.ndarray) -> Frames:
+        """The frames at ``index`` (in that order), as a new Frames."""
+        index = np.asarray(index, dtype=np.int64)
+        lens = self.n_atoms[index]
+        first = np.cumsum(lens) - lens
+        atom_idx = np.arange(lens.sum()) + np.repeat(self.offsets[index] - first, lens)
+        return Frames(
+            numbers=self.numbers[atom_idx],
+            positions=self.positions[atom_idx],
+            n_atoms=self.n_atoms[index],
+            energy=self.energy[index],
+            forces=None if self.forces is None else self.forces[atom_idx],
+            frame_ids=self.frame_ids[index],
+            source=self.source,
+        )
+
+    @property
+    def elements(self) -> list[int]:
+        """Sorted atomic numbers present."""
+        return sorted(int(z) for z in np.unique(self.numbers))
+
+    @property
+    def formula(self) -> str:
+        """Hill formula of the first frame, e.g. 'C2H6O'."""
+        symbols = [chemical_symbols[z] for z in self.frame_numbers(0)]
+        return Formula.from_list(symbols).format("hill")
+
+
+def concat(parts: list[Frames]) -> Frames:
+    """Frames of several sets one after another."""
+    return Frames(
+        numbers=np.concatenate([p.numbers for p in parts]),
+        positions=np.concatenate([p.positions for p in parts]),
+        n_atoms=np.concatenate([p.n_atoms for p in parts]),
+        energy=np.concatenate([p.energy for p in parts]),
+        forces=None if any(p.forces is None for p in parts)
+        else np.concatenate([p.forces for p in parts]),
+        frame_ids=np.concatenate([p.frame_ids for p in parts]),
+        source=parts[0].source,
+    )

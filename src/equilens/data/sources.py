@@ -1,0 +1,114 @@
+"""Where data files come from: a folder, the environment, the cache, else a download.
+
+Order: ``data_dir`` (``--data-dir``), ``$EQUILENS_DATA_DIR``, the user cache
+(``$EQUILENS_CACHE_DIR`` or ``$XDG_CACHE_HOME/equilens/rmd17``, default ``~/.cache``),
+else a download from the public split repository (``$EQUILENS_DATA_URL`` overrides the
+base URL). Files with a published checksum are verified by SHA-256 wherever they come
+from; downloads are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from equilens.data.molecules import RMD17_BASE_URL, known_checksums
+from equilens.errors import DataError
+
+DATA_DIR_ENV = "EQUILENS_DATA_DIR"
+CACHE_DIR_ENV = "EQUILENS_CACHE_DIR"
+DATA_URL_ENV = "EQUILENS_DATA_URL"
+
+
+def cache_dir() -> Path:
+    """The user cache folder for downloaded files (created on first download)."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "equilens" / "rmd17"
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path) -> str:
+    """Check a file against its published SHA-256 (if it has one); return its SHA-256."""
+    actual = sha256(path)
+    expected = known_checksums().get(path.name)
+    if expected is not None and actual != expected:
+        raise DataError(
+            f"{path}: SHA-256 {actual[:12]}... does not match the published {expected[:12]}...; "
+            "the file is corrupt or not the published one (delete it to download it again)"
+        )
+    return actual
+
+
+def candidate_dirs(data_dir: str | Path | None = None) -> list[Path]:
+    """The folders searched, in order, before a download."""
+    dirs = [Path(data_dir).expanduser()] if data_dir else []
+    if os.environ.get(DATA_DIR_ENV):
+        dirs.append(Path(os.environ[DATA_DIR_ENV]).expanduser())
+    dirs.append(cache_dir())
+    return dirs
+
+
+def locate(filename: str, data_dir: str | Path | None = None, *, download: bool = True) -> Path:
+    """Path of ``filename`` from the first source that has it, downloading if needed.
+
+    Raises:
+        DataError: if no folder holds the file and it cannot be downloaded, or a
+            checksum does not match.
+    """
+    dirs = candidate_dirs(data_dir)
+    for folder in dirs:
+        path = folder / filename
+        if path.is_file():
+            verify(path)
+            return path
+    if download and filename in known_checksums():
+        return fetch(filename, cache_dir())
+    searched = ", ".join(str(d) for d in dirs)
+    raise DataError(f"{filename} not found in {searched}; pass --data-dir DIR with the file in it")
+
+
+def fetch(filename: str, dest_dir: Path, base_url: str | None = None) -> Path:
+    """Download one published file into ``dest_dir``, verify its SHA-256, rename into place."""
+    base = (base_url or os.environ.get(DATA_URL_ENV) or RMD17_BASE_URL).rstrip("/")
+    url = f"{base}/{filename}"
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=dest_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    while block := response.read(1 << 20):
+                        out.write(block)
+            except (urllib.error.URLError, OSError, ValueError) as err:
+                reason = getattr(err, "reason", err)
+                raise DataError(
+                    f"could not download {url} ({reason}); offline? put the rMD17 files in a "
+                    f"folder and pass --data-dir DIR or set {DATA_DIR_ENV}"
+                ) from None
+        expected = known_checksums()[filename]
+        actual = sha256(tmp)
+        if actual != expected:
+            raise DataError(
+                f"downloaded {url} has SHA-256 {actual[:12]}..., expected {expected[:12]}...; "
+                "nothing was kept"
+            )
+        final = dest_dir / filename
+        os.replace(tmp, final)
+        return final
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,119 @@
+"""Train / validation / test splits, deterministic from a seed.
+
+For pre-split rMD17 files: training frames come from the split's train file, validation
+and test frames from its test file. When validation and test together need more frames
+than the test file holds, the remaining test frames come from the next splits' test
+files, leaving out every frame whose trajectory index (``old_indices``) is already in
+training or validation, so no structure is seen twice. For any other file: one pool,
+shuffled once and cut into consecutive parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from equilens.data.frames import Frames, concat
+from equilens.data.molecules import RMD17_SPLITS, check_split, rmd17_filename
+from equilens.data.readers import read_file, read_rmd17_npz
+from equilens.data.sources import locate, sha256
+from equilens.errors import DataError
+
+
+@dataclass
+class Splits:
+    """The three parts of a data set and where each frame came from.
+
+    ``origin[part]`` lists (file name, row indices in that file) pairs, so the exact
+    frames can be recovered from the run folder.
+    """
+
+    train: Frames
+    val: Frames
+    test: Frames
+    origin: dict[str, list[tuple[str, list[int]]]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # file name -> SHA-256
+
+    def parts(self) -> dict[str, Frames]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+def _check_sizes(n_train: int, n_val: int, n_test: int) -> None:
+    for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
+        if n < 0:
+            raise DataError(f"{name} must be >= 0, got {n}")
+    if n_train < 2 or n_val < 1:
+        raise DataError(f"need at least 2 training and 1 validation frame, got {n_train} and {n_val}")
+
+
+def split_rmd17(molecule: str, split: str | int = "01", *, labels: str = "rmd17",
+                data_dir: str | Path | None = None, n_train: int = 1000, n_val: int = 500,
+                n_test: int = 500, seed: int = 0) -> Splits:
+    """Split the pre-split rMD17 files of ``molecule`` (see module docstring)."""
+    _check_sizes(n_train, n_val, n_test)
+    split = check_split(split)
+    rng = np.random.default_rng(seed)
+    files: dict[str, str] = {}
+
+    def load(part: str, sp: str) -> tuple[str, Frames]:
+        path = locate(rmd17_filename(molecule, part, sp), data_dir)
+        files[path.name] = sha256(path)
+        return path.name, read_rmd17_npz(path, labels)
+
+    train_name, train_all = load("train", split)
+    if n_train > len(train_all):
+        raise DataError(
+            f"{train_name}: {n_train} training frames requested, the file has {len(train_all)}"
+        )
+    train_idx = np.sort(rng.permutation(len(train_all))[:n_train])
+    test_name, test_all = load("test", split)
+    if n_val > len(test_all):
+        raise DataError(f"{test_name}: {n_val} validation frames requested, the file has {len(test_all)}")
+    order = rng.permutation(len(test_all))
+    val_idx = np.sort(order[:n_val])
+    test_idx = np.sort(order[n_val : n_val + n_test])
+    origin = {"train": [(train_name, train_idx.tolist())], "val": [(test_name, val_idx.tolist())],
+              "test": [(test_name, test_idx.tolist())]}
+    test_parts = [test_all.subset(test_idx)]
+    missing = n_test - len(test_idx)
+    seen = set(train_all.frame_ids[train_idx]) | set(test_all.frame_ids[val_idx]) | set(
+        test_all.frame_ids[test_idx])
+    others = [s for s in RMD17_SPLITS if s != split]
+    while missing > 0:
+        if not others:
+            raise DataError(f"{n_test} test frames requested; all five splits together have too few")
+        name, extra = load("test", others.pop(0))
+        fresh = np.flatnonzero(~np.isin(extra.frame_ids, list(seen)))
+        take = np.sort(rng.permutation(fresh)[:missing])
+        seen |= set(extra.frame_ids[take])
+        test_parts.append(extra.subset(take))
+        origin["test"].append((name, take.tolist()))
+        missing -= len(take)
+    return Splits(train=train_all.subset(train_idx), val=test_all.subset(val_idx),
+                  test=concat(test_parts), origin=origin, files=files)
+
+
+def split_file(path: str | Path, *, labels: str = "rmd17", n_train: int = 1000,
+               n_val: int = 500, n_test: int = 500, seed: int = 0) -> Splits:
+    """Split one file (extxyz, MD17 npz, ...) into consecutive parts of one shuffle."""
+    _check_sizes(n_train, n_val, n_test)
+    path = Path(path)
+    frames = read_file(path, labels)
+    need = n_train + n_val + n_test
+    if need > len(frames):
+        raise DataError(
+            f"{path}: {need} frames requested ({n_train} train + {n_val} val + {n_test} test), "
+            f"the file has {len(frames)}"
+        )
+    order = np.random.default_rng(seed).permutation(len(frames))
+    cuts = {"train": order[:n_train], "val": order[n_train : n_train + n_val],
+            "test": order[n_train + n_val : need]}
+    cuts = {k: np.sort(v) for k, v in cuts.items()}
+    return Splits(
+        train=frames.subset(cuts["train"]), val=frames.subset(cuts["val"]),
+        test=frames.subset(cuts["test"]),
+        origin={k: [(path.name, v.tolist())] for k, v in cuts.items()},
+        files={path.name: sha256(path)},
+    )

@@ -1,0 +1,20 @@
+"""Readout shared by every model: per-atom values to per-frame values."""
+
+from __future__ import annotations
+
+import torch
+
+from equilens.data import keys
+
+
+def frame_outputs(batch: dict[str, torch.Tensor], atomic: torch.Tensor,
+                  node_latent: torch.Tensor, n_frames: int) -> dict[str, torch.Tensor]:
+    """Sum per-atom energies and mean-pool per-atom latents to frames."""
+    index = batch[keys.BATCH]
+    energy = torch.zeros(n_frames, dtype=atomic.dtype, device=atomic.device)
+    energy.index_add_(0, index, atomic)
+    latent = torch.zeros(n_frames, node_latent.shape[1], dtype=node_latent.dtype,
+                         device=node_latent.device)
+    latent.index_add_(0, index, node_latent)
+    latent = latent / batch[keys.N_ATOMS].unsqueeze(-1).to(latent.dtype)
+    return {keys.ENERGY: energy, keys.ATOMIC_ENERGY: atomic, keys.LATENT: latent}

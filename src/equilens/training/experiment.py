@@ -1,0 +1,61 @@
+"""From a config to data sets and a model: the set-up shared by train, evaluate and analyze."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from equilens.data import GraphDataset, Splits, TypeMap, split_file, split_rmd17
+from equilens.errors import ConfigError
+from equilens.models import build_model
+from equilens.training.config import Config
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' → CUDA when present, else CPU; 'cuda' without a GPU is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but no CUDA device is available; use --device cpu")
+    return torch.device(name)
+
+
+def load_splits(config: Config) -> Splits:
+    """The train/val/test frames the config describes (deterministic from its seed)."""
+    d, seed = config.data, config.training.seed
+    sizes = {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test, "seed": seed}
+    if d.file:
+        return split_file(d.file, labels=d.labels, **sizes)
+    return split_rmd17(d.molecule, d.split, labels=d.labels, data_dir=d.data_dir, **sizes)
+
+
+@dataclass
+class Experiment:
+    """Data sets of one config, the element map, and a fresh model."""
+
+    config: Config
+    splits: Splits
+    type_map: TypeMap
+    datasets: dict[str, GraphDataset]
+
+    @classmethod
+    def from_config(cls, config: Config, splits: Splits | None = None,
+                    type_map: TypeMap | None = None) -> Experiment:
+        splits = splits or load_splits(config)
+        type_map = type_map or TypeMap(splits.train.elements)
+        dtype = DTYPES[config.training.dtype]
+        datasets = {part: GraphDataset(frames, config.data.cutoff, type_map, dtype)
+                    for part, frames in splits.parts().items() if len(frames)}
+        return cls(config, splits, type_map, datasets)
+
+    def new_model(self, avg_neighbours: float | None = None) -> torch.nn.Module:
+        """A model for this data, normalisation fitted on the training frames."""
+        train = self.datasets["train"]
+        model = build_model(self.config.model, len(self.type_map), self.config.data.cutoff,
+                            avg_neighbours or train.mean_neighbours)
+        model.scale_shift.fit(train.atom_types.numpy(), train.n_atoms.numpy(),
+                              self.splits.train.energy)
+        return model.to(DTYPES[self.config.training.dtype])

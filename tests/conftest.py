@@ -1,0 +1,32 @@
+"""Shared fixtures: the real rMD17 files beside the project, seeds, tiny configs."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RMD17_DIR = Path(os.environ.get("EQUILENS_TEST_DATA", ROOT.parent / "shared" / "data" / "rmd17"))
+
+
+@pytest.fixture(scope="session")
+def rmd17_dir() -> Path:
+    """Folder holding the real rMD17 split-01 files (`../shared/data/rmd17`)."""
+    if not (RMD17_DIR / "rmd17_ethanol_train_01.npz").is_file():
+        raise FileNotFoundError(
+            f"rMD17 test data not found in {RMD17_DIR}; set EQUILENS_TEST_DATA to the folder"
+        )
+    return RMD17_DIR
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
