@@ -154,12 +154,16 @@ def r2_probe(
     features = varying_columns(features)
     if features.shape[1] == 0:
         return 0.0
+    return _r2(target, _probe_predictions(features, target, seed, cv))
+
+
+def _probe_predictions(features: np.ndarray, target: np.ndarray, seed: int, cv: int) -> np.ndarray:
+    """Out-of-fold ridge predictions, (n, k) for (n, k) targets, one fit per fold for all."""
     model = make_pipeline(
         StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True)
     )
     y = target[:, 0] if target.shape[1] == 1 else target
-    predicted = cross_val_predict(model, features, y, cv=_kfold(cv, seed))
-    return _r2(y, predicted)
+    return cross_val_predict(model, features, y, cv=_kfold(cv, seed)).reshape(target.shape)
 
 
 def r2_knn(
@@ -198,14 +202,24 @@ def r2_knn(
     features = _as_features(features, "features")
     target = _as_target(target, name)
     _check_n(features.shape[0], target.shape[0], cv, name, "features")
-    n_train = features.shape[0] - -(-features.shape[0] // cv)  # smallest training fold
+    _check_k(k, features.shape[0], cv)
+    features = varying_columns(features)
+    if features.shape[1] == 0:
+        return 0.0
+    return _r2(target, _knn_predictions(features, target, k, seed, cv, standardize))
+
+
+def _check_k(k: int, n: int, cv: int) -> None:
+    n_train = n - -(-n // cv)  # smallest training fold
     if not isinstance(k, (int, np.integer)) or k < 1 or k > n_train:
         raise ConfigError(
             f"k must be an integer in 1..{n_train} (the smallest training fold), got {k!r}"
         )
-    features = varying_columns(features)
-    if features.shape[1] == 0:
-        return 0.0
+
+
+def _knn_predictions(features: np.ndarray, target: np.ndarray, k: int, seed: int, cv: int,
+                     standardize: bool) -> np.ndarray:
+    """Out-of-fold kNN predictions of every target column; one neighbour search per fold."""
     knn = KNeighborsRegressor(n_neighbors=int(k), weights="uniform")
     if standardize:
         model: Any = make_pipeline(StandardScaler(), knn)
@@ -214,8 +228,7 @@ def r2_knn(
         features = centred / np.sqrt(np.mean(centred**2))
         model = knn
     y = target[:, 0] if target.shape[1] == 1 else target
-    predicted = cross_val_predict(model, features, y, cv=_kfold(cv, seed))
-    return _r2(y, predicted)
+    return cross_val_predict(model, features, y, cv=_kfold(cv, seed)).reshape(target.shape)
 
 
 def score_targets(
@@ -257,26 +270,33 @@ def score_targets(
         raise ConfigError(
             f"circular names {unknown} are not targets; targets are {list(targets)}"
         )
-    rows: list[dict[str, Any]] = []
+    encoded: dict[str, np.ndarray] = {}
     for name, values in targets.items():
-        is_circular = name in circular
         values = np.asarray(values)
         if values.ndim != 1:
             raise DataError(f"target {name!r} must be 1-D (n,), got shape {values.shape}")
-        y = encode_target(values, is_circular)
-        rows.append(
-            {
-                "target": name,
-                "r2_probe": r2_probe(latent, y, seed=seed, cv=cv, name=name),
-                "r2_knn_2d": r2_knn(
-                    coords2d, y, k=k, seed=seed, cv=cv, standardize=False, name=name
-                ),
-                "r2_knn_full": r2_knn(
-                    latent, y, k=k, seed=seed, cv=cv, standardize=True, name=name
-                ),
-                "circular": is_circular,
-            }
-        )
+        encoded[name] = _as_target(encode_target(values, name in circular), name)
+        _check_n(latent.shape[0], encoded[name].shape[0], cv, name, "latent")
+    _check_k(k, latent.shape[0], cv)
+    # All targets at once: one ridge fit and one neighbour search per fold and feature set.
+    y = np.column_stack(list(encoded.values()))
+    full = varying_columns(latent)
+    plane = varying_columns(coords2d)
+    predictions = {
+        "r2_probe": _probe_predictions(full, y, seed, cv) if full.shape[1] else None,
+        "r2_knn_2d": _knn_predictions(plane, y, k, seed, cv, False) if plane.shape[1] else None,
+        "r2_knn_full": _knn_predictions(full, y, k, seed, cv, True) if full.shape[1] else None,
+    }
+    rows: list[dict[str, Any]] = []
+    start = 0
+    for name, columns in encoded.items():
+        part = slice(start, start + columns.shape[1])
+        start = part.stop
+        row: dict[str, Any] = {"target": name}
+        for score, pred in predictions.items():
+            row[score] = 0.0 if pred is None else _r2(y[:, part], pred[:, part])
+        row["circular"] = name in circular
+        rows.append(row)
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from equilens.io import save_figure
 
@@ -19,6 +20,9 @@ def plot_learning_curve(history: list[dict], path: Path, title: str = "") -> Pat
     ax.set_xlabel("epoch")
     ax.set_ylabel("energy MAE (kcal/mol)")
     ax.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
