@@ -24,6 +24,16 @@ def rmd17_dir() -> Path:
     return RMD17_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a small shared machine a second OpenMP thread makes the tiny
+    ops of these tests tens of times slower (pytest-xdist already runs one worker per core)."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     random.seed(0)

@@ -54,8 +54,6 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, dest, None)
         if value is not None:
             out[key] = value
-    if getattr(args, "file", None):
-        out.setdefault("data.molecule", None)
     for item in getattr(args, "set", []) or []:
         key, eq, value = item.partition("=")
         if not eq:

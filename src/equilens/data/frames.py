@@ -53,8 +53,6 @@ class Frames:
         """Raise DataError naming the source and the problem for inconsistent arrays."""
         where = self.source or "frames"
         total = int(self.n_atoms.sum())
-        if len(self) == 0:
-            raise DataError(f"{where}: holds no frames")
         if self.positions.shape != (total, 3) or self.numbers.shape != (total,):
             raise DataError(
                 f"{where}: positions {self.positions.shape} and atomic numbers "
@@ -80,6 +78,8 @@ class Frames:
     @property
     def uniform(self) -> bool:
         """True when every frame has the same atoms in the same order (an MD trajectory)."""
+        if len(self) == 0:
+            return True
         if np.any(self.n_atoms != self.n_atoms[0]):
             return False
         first = self.numbers[: self.n_atoms[0]]

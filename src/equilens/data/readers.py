@@ -24,7 +24,7 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
         raise DataError(f"{path}: not a readable .npz file ({err})") from None
@@ -48,6 +48,8 @@ def _uniform(path: Path, z: np.ndarray, coords: np.ndarray, energy: np.ndarray,
             f"for {z.size} atomic numbers"
         )
     n_frames = coords.shape[0]
+    if n_frames == 0:
+        raise DataError(f"{path}: holds no frames")
     energy = np.asarray(energy, dtype=np.float64).reshape(-1)
     if energy.size != n_frames:
         raise DataError(f"{path}: {energy.size} energies for {n_frames} frames")

@@ -23,7 +23,7 @@ from equilens.models import resolve_spec
 
 @dataclass
 class DataConfig:
-    #: rMD17 molecule name (one of the ten), or None when ``file`` is given.
+    #: rMD17 molecule name (one of the ten); cleared when ``file`` is given.
     molecule: str | None = "ethanol"
     #: Any ASE-readable file with energies, or an MD17 npz, used instead of rMD17.
     file: str | None = None
@@ -82,7 +82,9 @@ class Config:
     def validate(self) -> Config:
         """Check every value; return self. Raises ConfigError."""
         d, t = self.data, self.training
-        if d.file is None:
+        if d.file is not None:
+            d.molecule = None  # the file is the data
+        else:
             if d.molecule is None:
                 raise ConfigError("data: give a molecule (rMD17) or a file")
             try:

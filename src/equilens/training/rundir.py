@@ -51,7 +51,7 @@ def default_run_dir(config: Config) -> Path:
 
 
 def prepare(run_dir: Path, config: Config, resume: bool) -> None:
-    """Create a new run folder, or check that ``resume`` continues a compatible one."""
+    """Check that a new run folder is free, or that ``resume`` continues a compatible one."""
     existing = run_dir / CONFIG
     if resume:
         if not existing.is_file():
@@ -70,6 +70,10 @@ def prepare(run_dir: Path, config: Config, resume: bool) -> None:
             f"{run_dir}: already exists and is not empty; pass --resume to continue it "
             "or choose another --out (nothing was overwritten)"
         )
+
+
+def write_config(run_dir: Path, config: Config) -> None:
+    """Create the run folder and record the resolved config (once the data has loaded)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
@@ -102,6 +106,15 @@ def record_environment(run_dir: Path, data_files: dict[str, str]) -> None:
         "argv": sys.argv,
         "data_files_sha256": data_files,
     })
+
+
+def check_same_data(run_dir: Path, data_files: dict[str, str]) -> None:
+    """Raise RunDirError if the data files differ from those the run was started on."""
+    recorded = read_json(run_dir / ENVIRONMENT).get("data_files_sha256", {})
+    changed = sorted(name for name, digest in data_files.items() if recorded.get(name) != digest)
+    if changed:
+        raise RunDirError(f"{run_dir}: data file(s) {', '.join(changed)} differ from those the "
+                          "run was started with; resuming would mix data sets")
 
 
 def _git_commit() -> str | None:

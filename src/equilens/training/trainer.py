@@ -64,8 +64,12 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     device = resolve_device(t_cfg.device)
     _seed_all(t_cfg.seed)
     exp = experiment or Experiment.from_config(config)
-    rundir.record_environment(run_dir, exp.splits.files)
-    write_json(run_dir / rundir.SPLITS, exp.splits.origin)
+    if resume and (run_dir / rundir.ENVIRONMENT).is_file():
+        rundir.check_same_data(run_dir, exp.splits.files)
+    else:
+        rundir.write_config(run_dir, config)
+        rundir.record_environment(run_dir, exp.splits.files)
+        write_json(run_dir / rundir.SPLITS, exp.splits.origin)
 
     model = exp.new_model().to(device)
     avg_neighbours = exp.datasets["train"].mean_neighbours

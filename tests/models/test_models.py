@@ -1,0 +1,198 @@
+"""Both models: output shapes, E(3) invariance, batching, spec parsing, parameter counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from equilens.data import GraphDataset, TypeMap, keys, read_rmd17_npz
+from equilens.errors import ConfigError
+from equilens.models import (EGNN, GCN, EGNNConfig, GCNConfig, build_model, canonical,
+                             model_hparams, parse_spec, resolve_spec)
+
+CUTOFF = 4.0
+SPECS = ["gcn:channels=8", "egnn:l_max=0,channels=4,layers=2",
+         "egnn:l_max=1,channels=4,layers=2", "egnn:l_max=2,channels=4,layers=2"]
+LATENT_DIM = {"gcn:channels=8": 8}
+
+
+@pytest.fixture(scope="module")
+def data(rmd17_dir):
+    frames = read_rmd17_npz(rmd17_dir / "rmd17_toluene_test_01.npz").subset(np.array([3, 250, 777]))
+    type_map = TypeMap(frames.elements)
+    return GraphDataset(frames, CUTOFF, type_map, dtype=torch.float64), type_map
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    """One float64 model per spec, built once (building e3nn modules takes ~1 s each)."""
+    ds, type_map = data
+    built = {}
+    for k, spec in enumerate(SPECS):
+        torch.manual_seed(k)
+        built[spec] = build_model(spec, len(type_map), CUTOFF, ds.mean_neighbours).double().eval()
+    return built
+
+
+def _random_orthogonal(seed: int, improper: bool) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    q, r = torch.linalg.qr(torch.randn(3, 3, generator=gen, dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))
+    if torch.det(q) < 0:
+        q = -q
+    return -q if improper else q  # -q has determinant -1: rotation times inversion
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_output_shapes(spec, data, models):
+    ds, _ = data
+    model = models[spec]
+    batch = ds.batch(torch.arange(3))
+    out = model(batch)
+    n_atoms = int(batch[keys.N_ATOMS].sum())
+    dim = LATENT_DIM.get(spec, 4)
+    assert out[keys.ENERGY].shape == (3,)
+    assert out[keys.ATOMIC_ENERGY].shape == (n_atoms,)
+    assert out[keys.LATENT].shape == (3, dim)
+    assert out[keys.ENERGY].dtype == torch.float64
+    assert torch.isfinite(out[keys.ENERGY]).all() and torch.isfinite(out[keys.LATENT]).all()
+    # Energy is the per-frame sum of the atomic energies.
+    sums = torch.stack([a.sum() for a in out[keys.ATOMIC_ENERGY].split(batch[keys.N_ATOMS].tolist())])
+    torch.testing.assert_close(out[keys.ENERGY], sums, rtol=1e-12, atol=1e-12)
+    assert len(out[keys.NODE_FEATURES]) == model.config.layers
+    if isinstance(model, EGNN):
+        for feats, irreps in zip(out[keys.NODE_FEATURES], model.layer_irreps):
+            assert feats.shape == (n_atoms, irreps.dim)
+        assert model.latent_irreps.lmax == 0 and model.latent_irreps.dim == dim
+
+
+@pytest.mark.parametrize("improper", [False, True], ids=["rotation", "rotoinversion"])
+@pytest.mark.parametrize("spec", SPECS)
+def test_invariance(spec, improper, data, models):
+    ds, _ = data
+    model = models[spec]
+    batch = ds.batch(torch.arange(3))
+    rot = _random_orthogonal(11, improper)
+    assert torch.det(rot) == pytest.approx(-1.0 if improper else 1.0)
+    moved = dict(batch)
+    moved[keys.POSITIONS] = batch[keys.POSITIONS] @ rot.T + torch.tensor([1.5, -2.0, 7.25],
+                                                                          dtype=torch.float64)
+    with torch.no_grad():
+        a, b = model(batch), model(moved)
+    for key in (keys.ENERGY, keys.LATENT, keys.ATOMIC_ENERGY):
+        scale = float(a[key].abs().max())
+        assert scale > 1e-6, f"{key} is trivially zero"
+        torch.testing.assert_close(b[key], a[key], rtol=1e-8, atol=1e-8 * scale)
+    # Sanity: moving one atom does change the energy (the check above is not vacuous).
+    bent = dict(batch)
+    bent[keys.POSITIONS] = batch[keys.POSITIONS].clone()
+    bent[keys.POSITIONS][0] += torch.tensor([0.2, 0.0, 0.1], dtype=torch.float64)
+    with torch.no_grad():
+        c = model(bent)
+    assert abs(float(c[keys.ENERGY][0] - a[keys.ENERGY][0])) > 1e-8 * float(a[keys.ENERGY].abs().max())
+
+
+def test_egnn_equivariant_features(data, models):
+    """Hidden l=1 features rotate with the molecule (the network is equivariant, not blind)."""
+    from e3nn import o3
+
+    ds, _ = data
+    model = models["egnn:l_max=1,channels=4,layers=2"]
+    batch = ds.batch(torch.tensor([0]))
+    rot = _random_orthogonal(5, improper=True)
+    moved = dict(batch)
+    moved[keys.POSITIONS] = batch[keys.POSITIONS] @ rot.T
+    with torch.no_grad():
+        f = model(batch)[keys.NODE_FEATURES][0]
+        g = model(moved)[keys.NODE_FEATURES][0]
+    irreps = model.layer_irreps[0]
+    assert irreps.lmax == 1
+    assert irreps == o3.Irreps("4x0e+4x1o")
+    # Scalars are invariant; the 4 vectors (1o: odd under inversion) turn with `rot`.
+    torch.testing.assert_close(g[:, :4], f[:, :4], rtol=1e-8, atol=1e-10)
+    assert float(f[:, 4:].abs().max()) > 1e-3
+    # e3nn orders l=1 components as (y, z, x); D_from_matrix handles that (in float32).
+    d = irreps.D_from_matrix(rot.float()).double()
+    torch.testing.assert_close(g, f @ d.T, rtol=1e-5, atol=1e-6)
+    # Under the inversion alone, every l=1 feature flips sign.
+    inverted = dict(batch)
+    inverted[keys.POSITIONS] = -batch[keys.POSITIONS]
+    with torch.no_grad():
+        h = model(inverted)[keys.NODE_FEATURES][0]
+    torch.testing.assert_close(h[:, 4:], -f[:, 4:], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h[:, :4], f[:, :4], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_batch_equals_single_frames(spec, data, models):
+    ds, _ = data
+    model = models[spec]
+    with torch.no_grad():
+        together = model(ds.batch(torch.arange(3)))
+        alone = [model(ds.batch(torch.tensor([k]))) for k in range(3)]
+    torch.testing.assert_close(together[keys.ENERGY],
+                               torch.cat([o[keys.ENERGY] for o in alone]), rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(together[keys.LATENT],
+                               torch.cat([o[keys.LATENT] for o in alone]), rtol=1e-10, atol=1e-12)
+    assert len(set(together[keys.ENERGY].tolist())) == 3  # the frames do differ
+
+
+def test_scale_shift_applied(data):
+    ds, type_map = data
+    model = build_model("gcn:channels=8", len(type_map), CUTOFF, ds.mean_neighbours).double()
+    batch = ds.batch(torch.arange(3))
+    with torch.no_grad():
+        raw = model(batch)[keys.ENERGY]
+    frames = ds.frames
+    model.scale_shift.fit(ds.atom_types.numpy(), ds.n_atoms.numpy(), frames.energy)
+    with torch.no_grad():
+        fitted = model(batch)[keys.ENERGY]
+    assert model.scale_shift.shift.dtype == torch.float64
+    counts = np.stack([np.bincount(ds.atom_types.numpy()[frames.offsets[f]:frames.offsets[f + 1]],
+                                   minlength=len(type_map)) for f in range(3)])
+    shift = counts @ model.scale_shift.shift.numpy()
+    np.testing.assert_allclose(fitted.numpy(), float(model.scale_shift.scale) * raw.numpy() + shift,
+                               rtol=1e-10)
+    # Energies land near the labels (kcal/mol, ~ -170 000 for toluene).
+    assert np.all(np.abs(fitted.numpy() - frames.energy) < 100)
+
+
+def test_spec_parsing():
+    assert parse_spec("egnn") == ("egnn", {})
+    assert parse_spec(" egnn : l_max=0 , channels=16 ") == ("egnn", {"l_max": "0", "channels": "16"})
+    name, config = resolve_spec("egnn:l_max=0,channels=16")
+    assert name == "egnn"
+    assert config == EGNNConfig(l_max=0, channels=16)
+    assert config.layers == EGNNConfig().layers
+    assert resolve_spec("gcn:layers=2")[1] == GCNConfig(layers=2)
+    assert canonical(*resolve_spec("egnn:channels=16,l_max=0")) == "egnn:l_max=0,channels=16"
+    assert canonical(*resolve_spec("gcn")) == "gcn"
+    assert model_hparams("gcn:channels=8") == {"name": "gcn", "channels": 8, "layers": 3}
+    assert isinstance(build_model("gcn:channels=8", 3, CUTOFF, 5.0), GCN)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("egnn:chanels=4", r"unknown key 'chanels' \(did you mean 'channels'\?\); allowed: l_max"),
+    ("egnn:lmax=2", r"unknown key 'lmax' \(did you mean 'l_max'\?\)"),
+    ("gcn:layer=2", r"unknown key 'layer' \(did you mean 'layers'\?\)"),
+    ("egnn:channels=abc", r"'channels' must be int, got 'abc'"),
+    ("egnn:channels=2.5", r"'channels' must be int, got '2.5'"),
+    ("egnn:l_max=-1", r"'l_max' must be positive, got -1"),
+    ("gcn:channels=0", r"'channels' must be positive, got 0"),
+    ("egnn:channels", r"'channels' is not key=value"),
+    ("egnx:channels=4", r"unknown model 'egnx' \(did you mean 'egnn'\?\); allowed: egnn, gcn"),
+])
+def test_spec_errors(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_spec(spec)
+
+
+def test_l_max_zero_accepted():
+    assert resolve_spec("egnn:l_max=0")[1].l_max == 0
+
+
+def test_parameter_count_grows_with_l_max(models):
+    counts = [sum(p.numel() for p in models[f"egnn:l_max={l},channels=4,layers=2"].parameters())
+              for l in (0, 1, 2)]
+    assert counts[0] < counts[1] < counts[2], counts
