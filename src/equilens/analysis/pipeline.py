@@ -112,14 +112,16 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, variables: list[Geome
              values: dict, rows: list[dict], method: str, top_k: int) -> None:
     model, mol = lat.config.model, lat.config.data.molecule or "data"
     axis = method.upper() if method != "tsne" else "t-SNE"
+    energy = lat.frames.energy - lat.frames.energy.min()
+    energy_label = "E − E_min (kcal/mol)"
     for name, suffix in (("trained", ""), ("random", "_random")):
-        plot_projection(coords[name], lat.frames.energy,
+        plot_projection(coords[name], energy,
                         title=f"{mol} — {model}{' (untrained)' if suffix else ''}: {axis} "
                               "of the latent, coloured by energy",
-                        label="energy (kcal/mol)", out_path=out_dir / f"projection_energy{suffix}.png")
+                        label=energy_label, out_path=out_dir / f"projection_energy{suffix}.png")
     by_name = {v.name: v for v in variables}
     ranked = sorted((r for r in rows if r["target"] != "energy"), key=lambda r: -r["r2_probe"])
-    grid = {"energy": (lat.frames.energy, "energy (kcal/mol)", False)}
+    grid = {"energy": (energy, energy_label, False)}
     for r in ranked[:top_k]:
         v = by_name[r["target"]]
         grid[f"{v.name} (probe R² {r['r2_probe']:.2f})"] = (values[v.name], f"{v.name} ({v.unit})",
