@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import torch
 from torch import nn
 
 from equilens.data.molecules import closest
@@ -31,13 +34,29 @@ def resolve_spec(spec: str) -> tuple[str, object]:
     return name, apply_overrides(MODELS[name][1], overrides, f"model '{spec}'")
 
 
-def build_model(spec: str, n_types: int, cutoff: float, avg_neighbours: float) -> nn.Module:
+@contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Run the block with torch's default dtype set to ``dtype``, restored afterwards."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def build_model(spec: str, n_types: int, cutoff: float, avg_neighbours: float,
+                dtype: torch.dtype = torch.float32) -> nn.Module:
     """Build a model from its spec (e.g. ``egnn:l_max=0``) for ``n_types`` elements.
 
     ``avg_neighbours`` (mean edges per atom of the training set) normalises messages.
+    The model is built under ``dtype`` as torch's default: e3nn computes its
+    Clebsch-Gordan constants at construction, and a float64 model built under a float32
+    default would carry them rounded to float32.
     """
     name, config = resolve_spec(spec)
-    return MODELS[name][0](config, n_types, cutoff, avg_neighbours)
+    with default_dtype(dtype):
+        return MODELS[name][0](config, n_types, cutoff, avg_neighbours).to(dtype)
 
 
 def model_hparams(spec: str) -> dict:
@@ -46,5 +65,5 @@ def model_hparams(spec: str) -> dict:
     return {"name": name, **dataclasses.asdict(config)}
 
 
-__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "build_model", "canonical",
+__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "build_model", "canonical", "default_dtype",
            "model_hparams", "parse_spec", "resolve_spec"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -48,7 +49,7 @@ class MLP(nn.Module):
         self.config = config
         self.n_types = n_types
         dims = [3 + n_types] + [config.channels] * config.layers
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(dims))
         self.head = nn.Linear(config.channels, 1)
         self.scale_shift = EnergyScaleShift(n_types)
 

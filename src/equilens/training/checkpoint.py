@@ -54,7 +54,8 @@ def load_trained(run_dir: str | Path, which: str = "best",
     config = rundir.read_config(run_dir)
     ckpt = load(run_dir / (rundir.BEST if which == "best" else rundir.LAST))
     type_map = TypeMap(ckpt["atomic_numbers"])
-    model = build_model(ckpt["model_spec"], len(type_map), ckpt["cutoff"], ckpt["avg_neighbours"])
+    model = build_model(ckpt["model_spec"], len(type_map), ckpt["cutoff"], ckpt["avg_neighbours"],
+                        DTYPES[config.training.dtype])
     model.load_state_dict(ckpt["model_state"])
-    model = model.to(device=device, dtype=DTYPES[config.training.dtype]).eval()
+    model = model.to(device=device).eval()
     return model, config, type_map

@@ -55,7 +55,8 @@ class Experiment:
         """A model for this data, normalisation fitted on the training frames."""
         train = self.datasets["train"]
         model = build_model(self.config.model, len(self.type_map), self.config.data.cutoff,
-                            avg_neighbours or train.mean_neighbours)
+                            avg_neighbours or train.mean_neighbours,
+                            DTYPES[self.config.training.dtype])
         model.scale_shift.fit(train.atom_types.numpy(), train.n_atoms.numpy(),
                               self.splits.train.energy)
-        return model.to(DTYPES[self.config.training.dtype])
+        return model

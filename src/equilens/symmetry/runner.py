@@ -1,0 +1,144 @@
+"""Symmetry checks of a trained run or of a freshly initialised model, on real frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from equilens.data import GraphDataset, TypeMap
+from equilens.errors import ConfigError, DataError, RunDirError
+from equilens.models import build_model
+from equilens.symmetry.checks import CheckResult, check_model
+from equilens.symmetry.precision import resolve_dtype
+from equilens.training import checkpoint, rundir
+from equilens.training.checkpoint import load_trained
+from equilens.training.config import Config, load_config
+from equilens.training.experiment import Experiment
+
+#: Precisions checked when none are named: float64 first, then float32.
+DEFAULT_DTYPES: tuple[str, ...] = ("float64", "float32")
+
+
+def _data_overrides(data: dict[str, Any] | None) -> dict[str, Any]:
+    """{"n_train": 20} → {"data.n_train": 20}; unknown keys fail in load_config."""
+    return {f"data.{key}": value for key, value in (data or {}).items() if value is not None}
+
+
+def check_frames(dataset: GraphDataset, frames: int) -> dict[str, torch.Tensor]:
+    """The first ``frames`` frames of ``dataset`` as one batch (float64 positions kept)."""
+    if frames < 1:
+        raise DataError(f"frames must be >= 1, got {frames}")
+    if frames > len(dataset):
+        raise DataError(f"{frames} frames requested for the checks, the validation set has "
+                        f"{len(dataset)}; lower --frames or raise --n-val")
+    return dataset.batch(torch.arange(frames))
+
+
+def _validation_batch(config: Config, frames: int, type_map: TypeMap | None = None
+                      ) -> tuple[Experiment, dict[str, torch.Tensor]]:
+    """The experiment of ``config`` and its first validation frames (float64 positions)."""
+    experiment = Experiment.from_config(config, type_map=type_map)
+    return experiment, check_frames(experiment.datasets["val"], frames)
+
+
+def _run_checks(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                dtypes: Iterable[str | torch.dtype], n_samples: int, seed: int,
+                forces: bool) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for dtype in dtypes:
+        results += check_model(model, batch, dtype=resolve_dtype(dtype), n_samples=n_samples,
+                               seed=seed, forces=forces)
+    return results
+
+
+def check_spec(spec: str, molecule: str | None = None, *, data: dict[str, Any] | None = None,
+               seed: int = 0, frames: int = 3, dtypes: Iterable[str | torch.dtype] = DEFAULT_DTYPES,
+               n_samples: int = 3, forces: bool = True) -> list[CheckResult]:
+    """Check a model with random weights, e.g. ``check_spec("egnn:l_max=2", "ethanol")``.
+
+    The model is built by ``Experiment.from_config(config).new_model()`` (weights seeded by
+    ``seed``, energy normalisation fitted on the training frames) under a float64 default
+    dtype, so its e3nn constants are exact; then each dtype of ``dtypes`` is checked on
+    the first ``frames`` validation frames.
+
+    Args:
+        spec: model spec ("gcn", "egnn:l_max=1", "mlp", ...).
+        molecule: rMD17 molecule (None: the config default, or ``data["file"]``).
+        data: other ``data`` config keys (data_dir, file, split, labels, cutoff, n_train,
+            n_val, n_test); None values are ignored.
+        seed: seed of the data split, the weights and the random group elements.
+
+    Returns:
+        The results of every dtype, in order (each result names its dtype).
+    """
+    overrides = {"model": spec, "training.seed": seed, "training.dtype": "float64",
+                 "data.molecule": molecule, **_data_overrides(data)}
+    config = load_config(overrides=overrides)
+    experiment, batch = _validation_batch(config, frames)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = experiment.new_model()  # float64 config: built under a float64 default
+    return _run_checks(model, batch, dtypes, n_samples, seed, forces)
+
+
+def codegen_constants(model: torch.nn.Module) -> set[str]:
+    """State-dict names of the constant buffers of generated code (e3nn's ``_w3j_*``).
+
+    e3nn compiles tensor products to ``torch.fx.GraphModule`` submodules whose buffers
+    are fixed Clebsch-Gordan coefficients; they are saved with the weights, in the
+    dtype the model had.
+    """
+    names = set()
+    for prefix, module in model.named_modules():
+        if isinstance(module, torch.fx.GraphModule):
+            names |= {f"{prefix}.{name}" for name, _ in module.named_buffers(recurse=False)}
+    return names
+
+
+def load_exact(run_dir: str | Path, which: str = "best"
+               ) -> tuple[torch.nn.Module, Config, TypeMap]:
+    """``load_trained(run_dir, which)``, rebuilt in float64 around its trained weights.
+
+    A run trained in float32 holds its e3nn Clebsch-Gordan constants rounded to
+    float32, in the model and in the checkpoint; casting to float64 does not restore
+    them, and the float64 checks would measure the rounding (~1e-9), not the
+    architecture. The model is therefore built again under a float64 default dtype
+    and given the trained state except those constants, which keep their exact
+    float64 values. A saved constant that differs from the exact one by more than
+    float32 rounding is a RunDirError (the checkpoint is not of this architecture).
+    """
+    if which not in ("best", "last"):
+        raise ConfigError(f"checkpoint must be 'best' or 'last', got '{which}'")
+    trained, config, type_map = load_trained(run_dir, which)
+    ckpt = checkpoint.load(Path(run_dir) / (rundir.BEST if which == "best" else rundir.LAST))
+    model = build_model(ckpt["model_spec"], len(type_map), ckpt["cutoff"],
+                        ckpt["avg_neighbours"], torch.float64)
+    state, exact = trained.state_dict(), model.state_dict()
+    for name in codegen_constants(model):
+        saved = state[name].double()
+        if saved.shape != exact[name].shape or not torch.allclose(saved, exact[name],
+                                                                  rtol=1e-6, atol=1e-7):
+            raise RunDirError(f"{run_dir}: constant {name} of the checkpoint differs from the "
+                              f"one {ckpt['model_spec']} builds; not a checkpoint of this model")
+        state[name] = exact[name]
+    model.load_state_dict(state)
+    return model.eval(), config, type_map
+
+
+def check_run(run_dir: str | Path, *, which: str = "best", data: dict[str, Any] | None = None,
+              seed: int = 0, frames: int = 3, dtypes: Iterable[str | torch.dtype] = DEFAULT_DTYPES,
+              n_samples: int = 3, forces: bool = True) -> list[CheckResult]:
+    """Check the trained model of a run folder on a few of its validation frames.
+
+    The model is the one of :func:`load_exact` (the trained weights, e3nn constants in
+    float64). The frames are the first ``frames`` validation frames of the run's own
+    config, whose ``data`` keys ``data`` may override (e.g. a moved ``data_dir``).
+    """
+    model, config, type_map = load_exact(run_dir, which)
+    config = load_config(overrides={"training.dtype": "float64", **_data_overrides(data)},
+                         base=config.to_dict())
+    _, batch = _validation_batch(config, frames, type_map)
+    return _run_checks(model, batch, dtypes, n_samples, seed, forces)
