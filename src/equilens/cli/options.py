@@ -14,7 +14,9 @@ DATA_FLAGS = {
 TRAIN_FLAGS = {
     "model": "model", "epochs": "training.epochs", "batch_size": "training.batch_size",
     "lr": "training.lr", "seed": "training.seed", "device": "training.device",
-    "dtype": "training.dtype",
+    "dtype": "training.dtype", "forces": "training.forces",
+    "energy_weight": "training.energy_weight", "force_weight": "training.force_weight",
+    "time_limit": "training.time_limit_s",
 }
 
 
@@ -43,6 +45,12 @@ def add_train_flags(parser: argparse.ArgumentParser, model_required: bool = Fals
     g.add_argument("--seed", type=int)
     g.add_argument("--device", choices=["auto", "cpu", "cuda"])
     g.add_argument("--dtype", choices=["float32", "float64"])
+    g.add_argument("--forces", action="store_true", default=None,
+                   help="train on forces -dE/dr as well as energies")
+    g.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop after the first epoch past this much training time")
+    g.add_argument("--energy-weight", type=float, help="energy weight of the loss with --forces")
+    g.add_argument("--force-weight", type=float, help="force weight of the loss with --forces")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, dotted (e.g. training.lr_patience=10); repeatable")
 

@@ -12,6 +12,7 @@ from torch import nn
 from equilens.data.molecules import closest
 from equilens.errors import ConfigError
 from equilens.models.egnn import EGNN, EGNNConfig
+from equilens.models.forces import energy_and_forces
 from equilens.models.gcn import GCN, GCNConfig
 from equilens.models.mlp import MLP, MLPConfig
 from equilens.models.spec import apply_overrides, canonical, parse_spec
@@ -65,5 +66,5 @@ def model_hparams(spec: str) -> dict:
     return {"name": name, **dataclasses.asdict(config)}
 
 
-__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "build_model", "canonical", "default_dtype",
+__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "build_model", "canonical", "default_dtype", "energy_and_forces",
            "model_hparams", "parse_spec", "resolve_spec"]

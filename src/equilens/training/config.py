@@ -53,14 +53,22 @@ class TrainingConfig:
     eval_batch_size: int = 100
     #: Adam learning rate.
     lr: float = 0.01
-    #: Loss on the normalised energy: "l1" (the post's) or "mse".
+    #: Loss on the normalised energy (and forces): "l1" (the post's) or "mse".
     loss: str = "l1"
+    #: Train on forces −∂E/∂r as well as energies (needs force labels).
+    forces: bool = False
+    #: Weight of the per-atom energy term of the loss when training on forces.
+    energy_weight: float = 1.0
+    #: Weight of the force term (per atom and component) when training on forces.
+    force_weight: float = 1.0
     #: ReduceLROnPlateau: factor applied to the learning rate on a plateau.
     lr_factor: float = 0.5
     #: ReduceLROnPlateau: epochs without validation improvement before reducing.
     lr_patience: int = 5
     #: ReduceLROnPlateau: lower bound of the learning rate.
     min_lr: float = 1e-5
+    #: Stop after the first epoch that ends past this many seconds of training (0: no limit).
+    time_limit_s: float = 0.0
     #: Seed of the split, the weights and the batch order.
     seed: int = 0
     #: "auto" (CUDA when present), "cpu" or "cuda".
@@ -106,6 +114,11 @@ class Config:
                                  ("training.lr_patience", t.lr_patience, 0)):
             if value < low:
                 raise ConfigError(f"{name} must be >= {low}, got {value}")
+        for name, value in (("training.time_limit_s", t.time_limit_s),
+                            ("training.energy_weight", t.energy_weight),
+                            ("training.force_weight", t.force_weight)):
+            if value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value}")
         for name, value in (("data.cutoff", d.cutoff), ("training.lr", t.lr)):
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value}")
@@ -127,6 +140,9 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 _SECTIONS = {"data": DataConfig, "training": TrainingConfig}
 
 
+_BOOLS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
 def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
     """Coerce a YAML/CLI value to the field's type, or raise ConfigError."""
     if value is None:
@@ -134,7 +150,12 @@ def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
             return None
         raise ConfigError(f"{where} may not be empty")
     kind = type(default) if default is not None else str
-    if kind is bool or isinstance(value, bool) and kind is not bool:
+    if kind is bool:
+        text = str(value).strip().lower()
+        if isinstance(value, bool) or text in _BOOLS:
+            return value if isinstance(value, bool) else _BOOLS[text]
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if isinstance(value, bool):
         raise ConfigError(f"{where} must be {kind.__name__}, got {value!r}")
     try:
         if kind is int:
@@ -155,9 +176,13 @@ def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
     """Build and validate a Config from nested dicts; unknown keys are errors."""
+    return _assign(Config(), raw).validate()
+
+
+def _assign(config: Config, raw: dict[str, Any]) -> Config:
+    """Set the keys of ``raw`` on ``config`` (typed, unknown keys rejected), unvalidated."""
     if not isinstance(raw, dict):
         raise ConfigError(f"config must be a mapping, got {type(raw).__name__}")
-    config = Config()
     for key, value in raw.items():
         if key == "model":
             if not isinstance(value, str):
@@ -180,7 +205,7 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
             allowed = ["data", "model", "training"]
             raise ConfigError(f"unknown section '{key}'{closest(str(key), allowed)}; "
                               f"allowed: {', '.join(allowed)}")
-    return config.validate()
+    return config
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -210,8 +235,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such config file")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file, so not a YAML config") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config must be a mapping of sections")
     return raw
@@ -221,10 +248,42 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
                 base: dict[str, Any] | None = None) -> Config:
     """Defaults ← ``base`` ← YAML file ← dotted ``overrides`` (None values ignored)."""
     raw = dict(base or {})
+    from_file: dict[str, Any] = {}
     if path is not None:
-        raw = merge(raw, read_yaml(path))
-    raw = merge(raw, dotted(overrides or {}))
-    return config_from_dict(raw)
+        from_file = read_yaml(path)
+        try:
+            _assign(Config(), from_file)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+        raw = merge(raw, from_file)
+    flags = dotted(overrides or {})
+    raw = merge(raw, flags)
+    try:
+        return config_from_dict(raw)
+    except ConfigError as err:
+        if _about(err, _keys(from_file) - _keys(flags)):
+            raise ConfigError(f"{path}: {err}") from None
+        raise
+
+
+def _keys(raw: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted names of every leaf of a nested mapping."""
+    out: set[str] = set()
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        out |= _keys(value, f"{name}.") if isinstance(value, dict) else {name}
+    return out
+
+
+def _about(err: ConfigError, names: set[str]) -> bool:
+    """True if the message of ``err`` is about one of the dotted keys ``names``."""
+    return str(err).split(" ", 1)[0].rstrip(":") in names
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
 
 
 __all__ = ["Config", "DataConfig", "RMD17_MOLECULES", "TrainingConfig", "config_from_dict",

@@ -10,7 +10,7 @@ from equilens.training import rundir
 from equilens.training.baselines import mean_predictor, ridge_inverse_distances
 from equilens.training.checkpoint import load_trained
 from equilens.training.experiment import Experiment, resolve_device
-from equilens.training.predict import energy_errors, predict
+from equilens.training.predict import energy_errors, errors, predict
 
 
 def evaluate(run_dir: str | Path, split: str = "test", which: str = "best",
@@ -28,7 +28,8 @@ def evaluate(run_dir: str | Path, split: str = "test", which: str = "best",
     if split not in exp.datasets:
         raise ValueError(f"split '{split}' has no frames; allowed: {', '.join(exp.datasets)}")
     frames = exp.splits.parts()[split]
-    pred = predict(model, exp.datasets[split], config.training.eval_batch_size, dev)
+    forces = config.training.forces and frames.forces is not None
+    pred = predict(model, exp.datasets[split], config.training.eval_batch_size, dev, forces=forces)
     ridge = ridge_inverse_distances(exp.splits.train, frames)
     result = {
         "run_dir": str(run_dir), "split": split, "n_frames": len(frames), "checkpoint": which,
@@ -37,6 +38,8 @@ def evaluate(run_dir: str | Path, split: str = "test", which: str = "best",
         "mean_predictor": energy_errors(mean_predictor(exp.splits.train, frames), frames.energy),
         "ridge_inverse_distances": None if ridge is None else energy_errors(ridge, frames.energy),
     }
+    if forces:
+        result["model"] |= errors(pred[keys.FORCES], frames.forces, "force")
     name = rundir.TEST_METRICS if split == "test" else f"{split}_metrics.json"
     write_json(run_dir / name, result)
     return result
@@ -53,4 +56,8 @@ def format_evaluation(result: dict) -> str:
         if m is not None:
             lines.append(f"{name:28}{m['energy_mae_kcal']:9.4f}{m['energy_rmse_kcal']:9.4f}"
                          f"{m['energy_mae_mev']:10.2f}")
+    if "force_mae_kcal" in result["model"]:
+        m = result["model"]
+        lines.append(f"forces: MAE {m['force_mae_kcal']:.4f} kcal/mol/Å ({m['force_mae_mev']:.2f} "
+                     f"meV/Å), RMSE {m['force_rmse_kcal']:.4f} kcal/mol/Å")
     return "\n".join(lines)

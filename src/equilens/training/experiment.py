@@ -57,6 +57,7 @@ class Experiment:
         model = build_model(self.config.model, len(self.type_map), self.config.data.cutoff,
                             avg_neighbours or train.mean_neighbours,
                             DTYPES[self.config.training.dtype])
+        forces = self.splits.train.forces if self.config.training.forces else None
         model.scale_shift.fit(train.atom_types.numpy(), train.n_atoms.numpy(),
-                              self.splits.train.energy)
+                              self.splits.train.energy, forces)
         return model

@@ -6,28 +6,41 @@ import numpy as np
 import torch
 
 from equilens.data import GraphDataset, keys, to_device
+from equilens.data.units import KCAL_MOL_TO_MEV
+from equilens.models import energy_and_forces
 
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, dataset: GraphDataset, batch_size: int = 100,
-            device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
-    """Predicted ENERGY (n_frames,) kcal/mol and LATENT (n_frames, latent_dim) of every frame."""
+            device: torch.device | str = "cpu", forces: bool = False) -> dict[str, np.ndarray]:
+    """Predictions for every frame of ``dataset``, in batches, weights without gradients.
+
+    Returns ENERGY (n_frames,) kcal/mol, LATENT (n_frames, latent_dim) and, with
+    ``forces``, FORCES (n_atoms_total, 3) kcal/mol/Å.
+    """
     was_training = model.training
     model.eval()
-    energies, latents = [], []
+    wanted = (keys.ENERGY, keys.LATENT) + ((keys.FORCES,) if forces else ())
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in wanted}
     for batch in dataset.batches(batch_size):
-        out = model(to_device(batch, device))
-        energies.append(out[keys.ENERGY].double().cpu())
-        latents.append(out[keys.LATENT].double().cpu())
+        out = energy_and_forces(model, to_device(batch, device), forces=forces)
+        for k in wanted:
+            parts[k].append(out[k].double().cpu())
     model.train(was_training)
-    return {keys.ENERGY: torch.cat(energies).numpy(), keys.LATENT: torch.cat(latents).numpy()}
+    return {k: torch.cat(v).numpy() for k, v in parts.items()}
+
+
+def errors(predicted: np.ndarray, target: np.ndarray, what: str = "energy") -> dict[str, float]:
+    """MAE and RMSE in kcal/mol (/Å) and meV (/Å): keys ``<what>_mae_kcal`` etc.
+
+    For forces the error is taken over every atom and Cartesian component.
+    """
+    err = np.asarray(predicted) - np.asarray(target)
+    mae, rmse = float(np.abs(err).mean()), float(np.sqrt((err**2).mean()))
+    return {f"{what}_mae_kcal": mae, f"{what}_rmse_kcal": rmse,
+            f"{what}_mae_mev": mae * KCAL_MOL_TO_MEV, f"{what}_rmse_mev": rmse * KCAL_MOL_TO_MEV}
 
 
 def energy_errors(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """MAE and RMSE in kcal/mol and meV."""
-    from equilens.data.units import KCAL_MOL_TO_MEV
-
-    err = np.asarray(predicted) - np.asarray(target)
-    mae, rmse = float(np.abs(err).mean()), float(np.sqrt((err**2).mean()))
-    return {"energy_mae_kcal": mae, "energy_rmse_kcal": rmse,
-            "energy_mae_mev": mae * KCAL_MOL_TO_MEV, "energy_rmse_mev": rmse * KCAL_MOL_TO_MEV}
+    """MAE and RMSE of energies in kcal/mol and meV."""
+    return errors(predicted, target, "energy")

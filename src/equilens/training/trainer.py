@@ -18,21 +18,34 @@ from tqdm.auto import tqdm
 
 from equilens.data import keys, to_device
 from equilens.data.units import KCAL_MOL_TO_MEV
-from equilens.errors import EquilensError
+from equilens.errors import DataError, EquilensError
 from equilens.io import write_csv, write_json
 from equilens.training import checkpoint, rundir
 from equilens.training.config import Config
 from equilens.training.curves import plot_learning_curve
 from equilens.training.experiment import Experiment, resolve_device
-from equilens.training.predict import predict
+from equilens.models import energy_and_forces
+from equilens.training.predict import errors, predict
 
 METRIC_COLUMNS = ["epoch", "train_energy_mae_kcal", "val_energy_mae_kcal", "train_energy_mae_mev",
                   "val_energy_mae_mev", "val_energy_rmse_kcal", "train_loss", "lr",
                   "epoch_time_s"]
+#: Extra metrics.csv columns of a run trained on forces (kcal/mol/Å and meV/Å).
+FORCE_COLUMNS = ["train_force_mae_kcal", "val_force_mae_kcal", "train_force_mae_mev",
+                 "val_force_mae_mev", "val_force_rmse_kcal"]
+
+
+def metric_columns(config: Config) -> list[str]:
+    """The metrics.csv columns of a run with this config."""
+    return METRIC_COLUMNS + (FORCE_COLUMNS if config.training.forces else [])
 
 
 class Interrupted(EquilensError):
     """Training stopped by Ctrl-C; every finished epoch is saved."""
+
+
+class TrainingDiverged(EquilensError):
+    """The loss became NaN or infinite; nothing of that epoch is saved."""
 
 
 @dataclass
@@ -50,9 +63,17 @@ def _seed_all(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-def _loss(pred: torch.Tensor, target: torch.Tensor, scale: torch.Tensor, kind: str) -> torch.Tensor:
-    diff = (pred - target) / scale
-    return diff.abs().mean() if kind == "l1" else (diff**2).mean()
+def _loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], scale: torch.Tensor,
+          t_cfg) -> torch.Tensor:
+    """L1 or MSE on the normalised energy; with forces, on per-atom energy and forces."""
+    penalty = torch.abs if t_cfg.loss == "l1" else torch.square
+    d_energy = (out[keys.ENERGY] - batch[keys.ENERGY]) / scale
+    if not t_cfg.forces:
+        return penalty(d_energy).mean()
+    d_energy = d_energy / batch[keys.N_ATOMS]
+    d_forces = (out[keys.FORCES] - batch[keys.FORCES]) / scale
+    return (t_cfg.energy_weight * penalty(d_energy).mean()
+            + t_cfg.force_weight * penalty(d_forces).mean())
 
 
 def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
@@ -71,6 +92,8 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
         rundir.record_environment(run_dir, exp.splits.files)
         write_json(run_dir / rundir.SPLITS, exp.splits.origin)
 
+    if t_cfg.forces and exp.splits.train.forces is None:
+        raise DataError(f"training.forces is set but {exp.splits.train.source} has no forces")
     model = exp.new_model().to(device)
     avg_neighbours = exp.datasets["train"].mean_neighbours
     optimizer = torch.optim.Adam(model.parameters(), lr=t_cfg.lr)
@@ -99,6 +122,8 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     else:
         log.line(f"{run_dir}: all {t_cfg.epochs} epochs already done")
 
+    columns = metric_columns(config)
+    monitor = "val_force_mae_kcal" if t_cfg.forces else "val_energy_mae_kcal"
     bar = tqdm(total=t_cfg.epochs, initial=start_epoch - 1, disable=not progress,
                desc=run_dir.name, unit="epoch", dynamic_ncols=True, leave=False)
     state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "exp": exp,
@@ -107,17 +132,23 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
         for epoch in range(start_epoch, t_cfg.epochs + 1):
             row = _epoch(epoch, state, config)
             history.append(row)
-            if row["val_energy_mae_kcal"] < best["val"]:
-                best = {"epoch": epoch, "val": row["val_energy_mae_kcal"]}
+            if row[monitor] < best["val"]:
+                best = {"epoch": epoch, "val": row[monitor]}
                 _save(run_dir / rundir.BEST, state, config, epoch, history, best)
             _save(run_dir / rundir.LAST, state, config, epoch, history, best)
-            write_csv(run_dir / rundir.METRICS, history, METRIC_COLUMNS)
+            write_csv(run_dir / rundir.METRICS, history, columns)
             bar.update(1)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}",
                             val=f"{row['val_energy_mae_kcal']:.3f}", lr=f"{row['lr']:.1e}")
+            force = (f"  val force MAE {row['val_force_mae_kcal']:.4f} kcal/mol/Å"
+                     if t_cfg.forces else "")
             log.line(f"epoch {epoch:>3}/{t_cfg.epochs}  train MAE {row['train_energy_mae_kcal']:.4f}"
-                     f"  val MAE {row['val_energy_mae_kcal']:.4f} kcal/mol  lr {row['lr']:.2e}"
-                     f"  {row['epoch_time_s']:.2f} s", quiet=True)
+                     f"  val MAE {row['val_energy_mae_kcal']:.4f} kcal/mol{force}  "
+                     f"lr {row['lr']:.2e}  {row['epoch_time_s']:.2f} s", quiet=True)
+            spent = sum(r["epoch_time_s"] for r in history)
+            if t_cfg.time_limit_s and spent >= t_cfg.time_limit_s and epoch < t_cfg.epochs:
+                log.line(f"time limit of {t_cfg.time_limit_s:.0f} s reached after epoch {epoch}")
+                break
     except KeyboardInterrupt:
         bar.close()
         done = history[-1]["epoch"] if history else 0
@@ -125,13 +156,17 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
                           f"equilens train --resume --out {run_dir}") from None
     bar.close()
     if history:
-        write_csv(run_dir / rundir.METRICS, history, METRIC_COLUMNS)
+        write_csv(run_dir / rundir.METRICS, history, columns)
         plot_learning_curve(history, run_dir / rundir.CURVE,
                             title=f"{config.data.molecule or config.data.file} — {config.model}")
     total = float(sum(r["epoch_time_s"] for r in history))
-    log.line(f"done: best val MAE {best['val']:.4f} kcal/mol at epoch {best['epoch']}, "
+    best_row = next((r for r in history if r["epoch"] == best["epoch"]), None)
+    best_energy = best_row["val_energy_mae_kcal"] if best_row else float("nan")
+    what = "force MAE" if t_cfg.forces else "MAE"
+    unit = "kcal/mol/Å" if t_cfg.forces else "kcal/mol"
+    log.line(f"done: best val {what} {best['val']:.4f} {unit} at epoch {best['epoch']}, "
              f"{total:.1f} s of training; run folder {run_dir}")
-    return TrainResult(run_dir, len(history), best["epoch"], best["val"], total, n_params)
+    return TrainResult(run_dir, len(history), best["epoch"], best_energy, total, n_params)
 
 
 def _epoch(epoch: int, state: dict, config: Config) -> dict:
@@ -140,31 +175,46 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(t_cfg.seed * 100_003 + epoch)
     model.train()
-    abs_err, loss_sum, n = 0.0, 0.0, 0
+    sums = {"energy": 0.0, "force": 0.0, "loss": 0.0}
+    n_frames, n_force = 0, 0
     scale = model.scale_shift.scale
     for batch in exp.datasets["train"].batches(t_cfg.batch_size, shuffle=True, generator=gen):
         batch = to_device(batch, device)
-        energy = model(batch)[keys.ENERGY]
-        loss = _loss(energy, batch[keys.ENERGY], scale, t_cfg.loss)
+        out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True)
+        loss = _loss(out, batch, scale, t_cfg)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"non-finite loss at epoch {epoch}; lower the learning rate "
+                                   "(--lr) — the checkpoints of earlier epochs are kept")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         k = batch[keys.ENERGY].shape[0]
-        abs_err += float((energy.detach() - batch[keys.ENERGY]).abs().sum())
-        loss_sum += float(loss.detach()) * k
-        n += k
+        sums["energy"] += float((out[keys.ENERGY].detach() - batch[keys.ENERGY]).abs().sum())
+        sums["loss"] += float(loss.detach()) * k
+        n_frames += k
+        if t_cfg.forces:
+            sums["force"] += float((out[keys.FORCES].detach() - batch[keys.FORCES]).abs().sum())
+            n_force += batch[keys.FORCES].numel()
     val = exp.datasets["val"]
-    pred = predict(model, val, t_cfg.eval_batch_size, device)[keys.ENERGY]
-    err = pred - val.frames.energy
-    val_mae = float(np.abs(err).mean())
-    lr = optimizer.param_groups[0]["lr"]
-    state["scheduler"].step(val_mae)
-    train_mae = abs_err / n
-    return {"epoch": epoch, "train_energy_mae_kcal": train_mae, "val_energy_mae_kcal": val_mae,
-            "train_energy_mae_mev": train_mae * KCAL_MOL_TO_MEV,
-            "val_energy_mae_mev": val_mae * KCAL_MOL_TO_MEV,
-            "val_energy_rmse_kcal": float(np.sqrt((err**2).mean())), "train_loss": loss_sum / n,
-            "lr": lr, "epoch_time_s": time.perf_counter() - t0}
+    pred = predict(model, val, t_cfg.eval_batch_size, device, forces=t_cfg.forces)
+    v_energy = errors(pred[keys.ENERGY], val.frames.energy, "energy")
+    train_mae = sums["energy"] / n_frames
+    row = {"epoch": epoch, "train_energy_mae_kcal": train_mae,
+           "val_energy_mae_kcal": v_energy["energy_mae_kcal"],
+           "train_energy_mae_mev": train_mae * KCAL_MOL_TO_MEV,
+           "val_energy_mae_mev": v_energy["energy_mae_mev"],
+           "val_energy_rmse_kcal": v_energy["energy_rmse_kcal"],
+           "train_loss": sums["loss"] / n_frames, "lr": optimizer.param_groups[0]["lr"]}
+    if t_cfg.forces:
+        v_force = errors(pred[keys.FORCES], val.frames.forces, "force")
+        row |= {"train_force_mae_kcal": sums["force"] / n_force,
+                "val_force_mae_kcal": v_force["force_mae_kcal"],
+                "train_force_mae_mev": sums["force"] / n_force * KCAL_MOL_TO_MEV,
+                "val_force_mae_mev": v_force["force_mae_mev"],
+                "val_force_rmse_kcal": v_force["force_rmse_kcal"]}
+    state["scheduler"].step(row["val_force_mae_kcal" if t_cfg.forces else "val_energy_mae_kcal"])
+    row["epoch_time_s"] = time.perf_counter() - t0
+    return row
 
 
 def _save(path: Path, state: dict, config: Config, epoch: int, history: list, best: dict) -> None:
