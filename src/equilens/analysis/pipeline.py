@@ -116,8 +116,7 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, variables: list[Geome
     energy_label = "E − E_min (kcal/mol)"
     for name, suffix in (("trained", ""), ("random", "_random")):
         plot_projection(coords[name], energy,
-                        title=f"{mol} — {model}{' (untrained)' if suffix else ''}: {axis} "
-                              "of the latent, coloured by energy",
+                        title=f"{mol}, {model}{' untrained' if suffix else ''}: {axis} by energy",
                         label=energy_label, out_path=out_dir / f"projection_energy{suffix}.png")
     by_name = {v.name: v for v in variables}
     ranked = sorted((r for r in rows if r["target"] != "energy"), key=lambda r: -r["r2_probe"])
@@ -126,17 +125,18 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, variables: list[Geome
         v = by_name[r["target"]]
         grid[f"{v.name} (probe R² {r['r2_probe']:.2f})"] = (values[v.name], f"{v.name} ({v.unit})",
                                                           v.circular)
-    plot_projection_grid(coords["trained"], grid, title=f"{mol} — {model}: {axis} coloured by "
+    plot_projection_grid(coords["trained"], grid, title=f"{mol}, {model}: {axis} coloured by "
                          f"energy and the {len(grid) - 1} best-encoded variables",
                          out_path=out_dir / "projection_grid.png")
     train_pos = lat.train_frames.positions_3d()
-    plot_histograms(lat.train_frames.energy, lat.frames.energy, name="energy", unit="kcal/mol",
-                    out_path=out_dir / "hist_energy.png")
+    e_min = min(lat.train_frames.energy.min(), lat.frames.energy.min())
+    plot_histograms(lat.train_frames.energy - e_min, lat.frames.energy - e_min, name="E − E_min",
+                    unit="kcal/mol", out_path=out_dir / "hist_energy.png")
     heavy = skeleton(variables, lat.frames.frame_numbers(0))[:MAX_SKELETON_FIGURES]
     train_values = compute_variables(heavy, train_pos) if heavy else {}
     for v in heavy:
-        plot_projection(coords["trained"], values[v.name], title=f"{mol} — {model}: {axis} "
-                        f"coloured by {v.name}", label=f"{v.name} ({v.unit})",
+        plot_projection(coords["trained"], values[v.name], title=f"{mol}, {model}: {axis} "
+                        f"by {v.name}", label=f"{v.name} ({v.unit})",
                         out_path=out_dir / f"projection_{v.name}.png", circular=v.circular)
         plot_histograms(train_values[v.name], values[v.name], name=v.name, unit=v.unit,
                         out_path=out_dir / f"hist_{v.name}.png")

@@ -1,0 +1,117 @@
+"""`equilens study`: molecules x models x seeds, their analysis, one report with error bars."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from equilens.cli.options import DATA_FLAGS, TRAIN_FLAGS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from equilens.report.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, PRESETS
+
+    presets = "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
+    p = sub.add_parser(
+        "study", help="reproduce the post: every run, its analysis, one HTML report",
+        description="Train every model on every molecule with every seed (each a normal run "
+        "folder), evaluate and analyse each, and write OUT/report.html with results.json, "
+        "results.csv and summary.md. A rerun skips finished runs and resumes interrupted "
+        f"ones. Presets: {presets}.")
+    g = p.add_argument_group("what to run")
+    g.add_argument("--preset", choices=list(PRESETS),
+                   help="default: seed, the post's protocol (or the study file's)")
+    g.add_argument("--config", metavar="STUDY.yaml",
+                   help="study file with keys preset, molecules, models, seeds, overrides, "
+                   "method, perplexity (flags override it)")
+    g.add_argument("--molecules", nargs="+", metavar="MOL",
+                   help=f"rMD17 molecules (default: {' '.join(DEFAULT_MOLECULES)})")
+    g.add_argument("--models", nargs="+", metavar="SPEC",
+                   help=f"model specs (default: {' '.join(DEFAULT_MODELS)}); variants by "
+                   "override, e.g. egnn:l_max=0 or gcn:channels=128")
+    g.add_argument("--seeds", nargs="+", type=int, metavar="K",
+                   help="seeds (default: the preset's; each draws its own split and weights)")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any run config key, dotted (e.g. training.lr_patience=10); repeatable")
+    g.add_argument("--data-dir", help="folder with the rMD17 files (else $EQUILENS_DATA_DIR, "
+                   "the cache, a download)")
+    g.add_argument("--labels", choices=["rmd17", "md17"],
+                   help="revised (default) or the original MD17 labels the post used")
+    g.add_argument("--split", help="rMD17 split 01-05 (default 01)")
+    for flag, kind in (("--epochs", int), ("--batch-size", int), ("--lr", float),
+                       ("--n-train", int), ("--n-val", int), ("--n-test", int)):
+        g.add_argument(flag, type=kind, help="overrides the preset")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--method", choices=["tsne", "pca", "umap"],
+                   help="projection of the latent maps (default: the preset's, t-SNE)")
+    g.add_argument("--perplexity", type=float, help="t-SNE perplexity (default 30)")
+    x = p.add_argument_group("where it runs")
+    x.add_argument("--out", help="study folder (default: studies/<preset>)")
+    x.add_argument("--workers", type=int,
+                   help="parallel runs (default: one per core, at most one per run)")
+    x.add_argument("--threads-per-worker", type=int,
+                   help="threads of each run (default: cores // workers)")
+    x.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local process pool (default) or Ray tasks (needs equilens[ray])")
+    x.add_argument("--ray-address", help="Ray cluster to join (default: start a local one)")
+    x.add_argument("--compare", metavar="STUDY_DIR",
+                   help="another study folder (e.g. the seed preset's): the report says which "
+                   "of its verdicts hold in this one (e.g. after training to convergence)")
+    x.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
+    p.set_defaults(func=run)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    from equilens.errors import ConfigError
+
+    out = {}
+    for dest, key in {**DATA_FLAGS, **TRAIN_FLAGS}.items():
+        value = getattr(args, dest, None)
+        if value is not None and dest not in ("molecule", "model", "seed", "file"):
+            out[key] = value
+    for item in args.set or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"--set '{item}' is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _as_int(value: int | None, flag: str) -> int | None:
+    from equilens.errors import ConfigError
+
+    if value is not None and value < 1:
+        raise ConfigError(f"{flag} must be >= 1, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from equilens.report import build_spec, run_study
+
+    spec = build_spec(args.config, preset=args.preset, molecules=args.molecules,
+                      models=args.models, seeds=args.seeds, overrides=_overrides(args),
+                      method=args.method, perplexity=args.perplexity)
+    out = Path(args.out or Path("studies") / spec.preset)
+    argv = sys.argv[1:] if Path(sys.argv[0]).name == "equilens" else None
+    command = (("equilens " + shlex.join(argv) + "\n") if argv else "") + \
+        f"equilens study --config {shlex.quote(str(out / 'study.yaml'))} --out {shlex.quote(str(out))}"
+    try:
+        result = run_study(spec, out, executor=args.executor,
+                           workers=_as_int(args.workers, "--workers"),
+                           threads=_as_int(args.threads_per_worker, "--threads-per-worker"),
+                           ray_address=args.ray_address, progress=not args.quiet,
+                           command=command, compare=args.compare)
+    except KeyboardInterrupt:
+        print(f"equilens study: interrupted. Finished runs and epochs are saved in {out}; "
+              "rerun the same command to resume.", file=sys.stderr)
+        return 130
+    print(f"report: {result.report} (also results.json, results.csv, summary.md); "
+          f"{result.executed} run(s) executed, {result.reused} reused, wall time "
+          f"{result.wall_time_s:.0f} s")
+    if result.failed:
+        print(f"equilens study: {len(result.failed)} run(s) failed (see the report's Runs "
+              f"table): first: {result.failed[0]}", file=sys.stderr)
+        return 1
+    return 0

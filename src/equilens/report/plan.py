@@ -1,0 +1,139 @@
+"""The runs of a study, their folders and what is left to do in each.
+
+Run folders: ``<out>/runs/<molecule>/<model-slug>/seed<k>``, each a normal training
+run folder (see :mod:`equilens.training.rundir`) plus the study's own outputs:
+
+- ``test_metrics.json``, ``val_metrics.json``: from ``evaluate`` on both splits;
+- ``inference.json``: parameter count and inference speed;
+- ``symmetry.json``: the numerical equivariance checks (when :mod:`equilens.symmetry`
+  provides ``check_run``);
+- ``analysis/latent_scores.json`` and the figures of ``analyze``.
+
+Status: ``done`` when test_metrics.json and analysis/latent_scores.json exist (and the
+other study outputs); ``resume`` when config.yaml exists (the run was started: training
+continues from its last finished epoch, finished steps are skipped); ``new`` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from equilens.errors import RunDirError
+from equilens.report.spec import StudySpec
+from equilens.training import rundir
+from equilens.training.config import Config
+
+VAL_METRICS = "val_metrics.json"
+INFERENCE = "inference.json"
+SYMMETRY = "symmetry.json"
+SCORES = "analysis/latent_scores.json"
+#: Outputs of every finished run, in the order the steps write them.
+REQUIRED = (rundir.TEST_METRICS, VAL_METRICS, INFERENCE, SCORES)
+
+#: Rough cost of one epoch per frame and atom, relative to gcn (measured on 1 core);
+#: only orders the queue, longest runs first, so no worker idles at the end.
+_COST = {"gcn": 1.0, "egnn0": 3.0, "egnn": 8.0, "mlp": 1.0}
+
+
+def model_slug(spec: str) -> str:
+    """Folder name of a model spec: ``egnn:l_max=0,channels=16`` → ``egnn_l_max0_channels16``."""
+    return spec.replace(":", "_").replace(",", "_").replace("=", "").replace("/", "_")
+
+
+@dataclass
+class PlannedRun:
+    molecule: str
+    model: str
+    seed: int
+    run_dir: Path
+    config: Config
+    status: str  # "done", "resume" or "new"
+    #: the saved config differs only in data.data_dir: record the new folder on resume
+    #: (the data files themselves are checked by SHA-256 when training resumes)
+    rewrite_config: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.molecule} {self.model} seed {self.seed}"
+
+    @property
+    def cost(self) -> float:
+        name = self.model.split(":")[0]
+        if name == "egnn" and "l_max=0" in self.model:
+            name = "egnn0"
+        n_atoms = _N_ATOMS.get(self.molecule, 15)
+        d, t = self.config.data, self.config.training
+        return _COST.get(name, 4.0) * n_atoms * (d.n_train + d.n_val) * t.epochs
+
+
+_N_ATOMS = {"aspirin": 21, "azobenzene": 24, "benzene": 12, "ethanol": 9, "malonaldehyde": 9,
+            "naphthalene": 18, "paracetamol": 20, "salicylic": 16, "toluene": 15, "uracil": 12}
+
+
+def run_status(run_dir: Path, required: tuple[str, ...] = REQUIRED) -> str:
+    """'done', 'resume' or 'new' (see module docstring)."""
+    if all((run_dir / name).is_file() for name in required):
+        return "done"
+    if (run_dir / rundir.CONFIG).is_file():
+        return "resume"
+    return "new"
+
+
+def required_outputs(symmetry: bool) -> tuple[str, ...]:
+    return REQUIRED + ((SYMMETRY,) if symmetry else ())
+
+
+def plan_runs(spec: StudySpec, out: Path, symmetry: bool = False) -> list[PlannedRun]:
+    """Every (molecule, model, seed) of the study with its folder and status.
+
+    A started run whose saved config differs from the one the study asks for is an
+    error (naming the keys): the folder belongs to another study.
+    """
+    runs = []
+    required = required_outputs(symmetry)
+    for molecule in spec.molecules:
+        for model in spec.models:
+            for seed in spec.seeds:
+                run_dir = Path(out) / "runs" / molecule / model_slug(model) / f"seed{seed}"
+                config = spec.run_config(molecule, model, seed)
+                status = run_status(run_dir, required)
+                rewrite = False
+                if (run_dir / rundir.CONFIG).is_file():
+                    rewrite = _check_same_config(run_dir, config) and status != "done"
+                runs.append(PlannedRun(molecule, model, seed, run_dir, config, status, rewrite))
+    return runs
+
+
+#: Keys that may change between invocations of the same study.
+MOVABLE = {"data.data_dir"}
+
+
+def _check_same_config(run_dir: Path, config: Config) -> bool:
+    """Raise if the saved config differs in a key that matters; True if it differs at all."""
+    try:
+        saved = yaml.safe_load((run_dir / rundir.CONFIG).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise RunDirError(f"{run_dir}: unreadable {rundir.CONFIG} ({err})") from None
+    want = _flat(config.to_dict())
+    have = _flat(saved if isinstance(saved, dict) else {})
+    diff = sorted(k for k in set(want) | set(have) if have.get(k) != want.get(k))
+    if set(diff) - MOVABLE:
+        diff = [k for k in diff if k not in MOVABLE]
+        shown = ", ".join(f"{k} ({have.get(k)!r} there, {want.get(k)!r} now)" for k in diff[:4])
+        raise RunDirError(
+            f"{run_dir} was made with a different config: {shown}. Rerun with the same "
+            "options to resume that study, or give another --out")
+    return bool(diff)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
