@@ -21,7 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from equilens.analysis import analyze_run, format_scores
+    from equilens.training.rundir import check_data_file, read_config
+
+    check_data_file(Path(args.run_dir), read_config(args.run_dir))
 
     analysis = analyze_run(args.run_dir, split=args.split, method=args.method, out=args.out,
                            perplexity=args.perplexity, top_k=args.top_k, seed=args.seed)

@@ -17,8 +17,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from equilens.training.evaluate import evaluate, format_evaluation
+    from pathlib import Path
 
+    from equilens.training.evaluate import evaluate, format_evaluation
+    from equilens.training.rundir import check_data_file, read_config
+
+    check_data_file(Path(args.run_dir), read_config(args.run_dir))
     result = evaluate(args.run_dir, args.split, args.checkpoint, args.device)
     print(format_evaluation(result))
     return 0

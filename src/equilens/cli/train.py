@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from equilens.cli.options import add_data_flags, add_train_flags, overrides
+from equilens.errors import DataError, RunDirError
+
+if TYPE_CHECKING:
+    from equilens.training import Config, Experiment
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,15 +30,54 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from equilens.training import load_config, train
     from equilens.training.config import merge
-    from equilens.training.rundir import read_config
+    from equilens.training.experiment import Experiment
+    from equilens.training.rundir import check_data_file, default_run_dir, prepare, read_config
 
+    if args.resume and not args.out:
+        raise RunDirError("--resume needs --out RUN_DIR, the run folder to continue")
     base = {}
     if args.from_run:
         base = read_config(args.from_run).to_dict()
     if args.resume and args.out and not (args.config or args.from_run):
         base = merge(read_config(args.out).to_dict(), base)
     config = load_config(args.config, overrides(args), base=base)
-    result = train(config, args.out, resume=args.resume, progress=not args.quiet)
+    if args.from_run and config.data.file == base["data"]["file"]:
+        check_data_file(Path(args.from_run), config)
+    out = Path(args.out) if args.out else default_run_dir(config)
+    prepare(out, config, args.resume)
+    if args.resume:
+        _announce_fresh_start(out)
+    experiment = Experiment.from_config(config)
+    _check_data(config, experiment)
+    result = train(config, out, resume=args.resume, progress=not args.quiet,
+                   experiment=experiment)
     print(f"best validation energy MAE {result.best_val_energy_mae_kcal:.4f} kcal/mol "
           f"(epoch {result.best_epoch}); {result.train_time_s:.1f} s; {result.run_dir}")
     return 0
+
+
+def _announce_fresh_start(run_dir: Path) -> None:
+    """On --resume without a checkpoint (no epoch finished), say that training starts at 1.
+
+    ``prepare`` has already refused a torn or foreign checkpoint and epochs recorded
+    without one.
+    """
+    from equilens.training import rundir
+
+    if not (run_dir / rundir.LAST).is_file():
+        print(f"equilens train: {run_dir} has no checkpoint ({rundir.LAST}) yet: no epoch was "
+              "finished, so training starts at epoch 1", file=sys.stderr)
+
+
+def _check_data(config: Config, experiment: Experiment) -> None:
+    """Problems of the data found before the run folder is written: no edge in any
+    training frame, or force training without force labels (naming the keys the file has).
+    """
+    from equilens.data import read_file
+
+    experiment.datasets["train"].check_edges()
+    if not config.training.forces or experiment.splits.train.forces is not None:
+        return
+    source = config.data.file or experiment.splits.train.source
+    read_file(source, config.data.labels, forces=True)  # raises, naming the keys
+    raise DataError(f"{source}: training.forces is set but the training frames have no forces")

@@ -41,10 +41,11 @@ class TypeMap:
         types = self._lookup[np.clip(numbers, 0, 118)]
         if np.any(types < 0):
             z = int(numbers[types < 0][0])
-            known = ", ".join(chemical_symbols[a] for a in self.atomic_numbers)
+            symbol = chemical_symbols[z] if 0 < z < len(chemical_symbols) else "?"
             raise DataError(
-                f"{where + ': ' if where else ''}element {chemical_symbols[z] if z < 119 else z} "
-                f"(Z={z}) is unknown to the model, which knows: {known}"
+                f"{where + ': ' if where else ''}element {symbol} (Z={z}) is unknown to the "
+                f"model, which knows: {', '.join(self.symbols)} (the elements of its training "
+                "frames)"
             )
         return types
 
@@ -82,9 +83,22 @@ class GraphDataset:
     def __len__(self) -> int:
         return int(self.n_atoms.shape[0])
 
+    def check_edges(self) -> None:
+        """A DataError if no frame has a single edge.
+
+        An atom without neighbours is fine (it keeps its own features), but a data set
+        without any edge leaves message passing nothing to do.
+        """
+        if int(self.n_edges.sum()) == 0:
+            raise DataError(
+                f"{self.frames.source or 'frames'}: no two atoms are within the {self.cutoff:g} Å "
+                "cutoff in any frame; there is nothing to pass messages along (raise data.cutoff)"
+            )
+
     @property
     def mean_neighbours(self) -> float:
-        """Average number of neighbours per atom (edges / atoms)."""
+        """Average number of neighbours per atom (edges / atoms); see :meth:`check_edges`."""
+        self.check_edges()
         return float(self.n_edges.sum()) / float(self.n_atoms.sum())
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -58,22 +58,39 @@ class Frames:
                 f"{where}: positions {self.positions.shape} and atomic numbers "
                 f"{self.numbers.shape} do not match {len(self)} frames of {total} atoms in all"
             )
-        if self.energy.shape != (len(self),) or self.frame_ids.shape != (len(self),):
-            raise DataError(
-                f"{where}: {self.energy.size} energies for {len(self)} frames"
-            )
+        if self.energy.shape != (len(self),):
+            raise DataError(f"{where}: {self.energy.size} energies for {len(self)} frames")
+        if self.frame_ids.shape != (len(self),):
+            raise DataError(f"{where}: {self.frame_ids.size} frame ids for {len(self)} frames")
         if self.forces is not None and self.forces.shape != (total, 3):
             raise DataError(
                 f"{where}: forces have shape {self.forces.shape}, expected ({total}, 3)"
             )
-        for name, arr in (("positions", self.positions), ("energies", self.energy),
-                          ("forces", self.forces)):
-            if arr is not None and not np.all(np.isfinite(arr)):
-                bad = int(np.size(arr) - np.isfinite(arr).sum())
-                raise DataError(f"{where}: {bad} non-finite value(s) (NaN or inf) in {name}")
-        bad_z = self.numbers[(self.numbers < 1) | (self.numbers >= len(chemical_symbols))]
-        if bad_z.size:
-            raise DataError(f"{where}: invalid atomic number {int(bad_z[0])}")
+        for name, arr, per_atom in (("positions", self.positions, True),
+                                    ("energies", self.energy, False),
+                                    ("forces", self.forces, True)):
+            if arr is not None:
+                self._check_finite(where, name, arr, per_atom)
+        bad = np.flatnonzero((self.numbers < 1) | (self.numbers >= len(chemical_symbols)))
+        if bad.size:
+            raise DataError(
+                f"{where}: atomic number {int(self.numbers[bad[0]])} (frame "
+                f"{self.frame_of_atom(bad[0])}) is not an element; allowed: 1 to "
+                f"{len(chemical_symbols) - 1}"
+            )
+
+    def _check_finite(self, where: str, name: str, arr: np.ndarray, per_atom: bool) -> None:
+        finite = np.isfinite(arr)
+        if finite.all():
+            return
+        first = int(np.argwhere(~finite)[0][0])
+        frame = self.frame_of_atom(first) if per_atom else first
+        raise DataError(f"{where}: {int(finite.size - finite.sum())} non-finite value(s) "
+                        f"(NaN or inf) in {name}, the first in frame {frame}")
+
+    def frame_of_atom(self, atom: int) -> int:
+        """Index of the frame holding packed atom ``atom``."""
+        return int(np.searchsorted(self.offsets, atom, side="right") - 1)
 
     @property
     def uniform(self) -> bool:

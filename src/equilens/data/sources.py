@@ -75,9 +75,14 @@ def locate(filename: str, data_dir: str | Path | None = None, *, download: bool 
         if path.is_file():
             verify(path)
             return path
+    given = dirs[:-1]  # the cache, last, is made by the first download
+    searched = ", ".join(f"{d} (no such folder)" if d in given and not d.is_dir() else str(d)
+                         for d in dirs)
     if download and filename in known_checksums():
-        return fetch(filename, cache_dir())
-    searched = ", ".join(str(d) for d in dirs)
+        try:
+            return fetch(filename, cache_dir())
+        except DataError as err:
+            raise DataError(f"{filename} not found in {searched}, and {err}") from None
     raise DataError(f"{filename} not found in {searched}; pass --data-dir DIR with the file in it")
 
 
@@ -94,6 +99,8 @@ def fetch(filename: str, dest_dir: Path, base_url: str | None = None) -> Path:
                 with urllib.request.urlopen(url, timeout=60) as response:
                     while block := response.read(1 << 20):
                         out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
             except (urllib.error.URLError, OSError, ValueError) as err:
                 reason = getattr(err, "reason", err)
                 raise DataError(

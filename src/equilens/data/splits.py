@@ -48,6 +48,17 @@ def _check_sizes(n_train: int, n_val: int, n_test: int) -> None:
         raise DataError(f"need at least 2 training and 1 validation frame, got {n_train} and {n_val}")
 
 
+def _check_energies(train: Frames, where: str) -> None:
+    """A DataError if the training energies do not vary: there would be nothing to learn."""
+    spread = float(np.std(train.energy))
+    if spread < 1e-8:
+        raise DataError(
+            f"{where}: the {len(train)} training energies do not vary (all "
+            f"{train.energy[0]:.8g} kcal/mol, standard deviation {spread:.3g}); there is "
+            "nothing to learn"
+        )
+
+
 def split_rmd17(molecule: str, split: str | int = "01", *, labels: str = "rmd17",
                 data_dir: str | Path | None = None, n_train: int = 1000, n_val: int = 500,
                 n_test: int = 500, seed: int = 0) -> Splits:
@@ -91,8 +102,10 @@ def split_rmd17(molecule: str, split: str | int = "01", *, labels: str = "rmd17"
         test_parts.append(extra.subset(take))
         origin["test"].append((name, take.tolist()))
         missing -= len(take)
-    return Splits(train=train_all.subset(train_idx), val=test_all.subset(val_idx),
-                  test=concat(test_parts), origin=origin, files=files)
+    train = train_all.subset(train_idx)
+    _check_energies(train, train_name)
+    return Splits(train=train, val=test_all.subset(val_idx), test=concat(test_parts),
+                  origin=origin, files=files)
 
 
 def split_file(path: str | Path, *, labels: str = "rmd17", n_train: int = 1000,
@@ -111,8 +124,10 @@ def split_file(path: str | Path, *, labels: str = "rmd17", n_train: int = 1000,
     cuts = {"train": order[:n_train], "val": order[n_train : n_train + n_val],
             "test": order[n_train + n_val : need]}
     cuts = {k: np.sort(v) for k, v in cuts.items()}
+    train = frames.subset(cuts["train"])
+    _check_energies(train, str(path))
     return Splits(
-        train=frames.subset(cuts["train"]), val=frames.subset(cuts["val"]),
+        train=train, val=frames.subset(cuts["val"]),
         test=frames.subset(cuts["test"]),
         origin={k: [(path.name, v.tolist())] for k, v in cuts.items()},
         files={path.name: sha256(path)},

@@ -8,19 +8,30 @@ from typing import Any
 import torch
 
 from equilens.data import TypeMap
-from equilens.errors import RunDirError
+from equilens.errors import ConfigError, EquilensError, RunDirError
 from equilens.io import save_torch
 from equilens.models import build_model
 from equilens.training import rundir
-from equilens.training.config import Config
+from equilens.training.config import Config, config_from_dict, flatten
 from equilens.training.experiment import DTYPES
 
 FORMAT = "equilens-checkpoint-1"
+#: Config keys a checkpoint may differ in from its run folder: where the data lives.
+MOVABLE = ("data.data_dir",)
+
+
+class NonFiniteWeights(EquilensError):
+    """The weights became NaN or infinite: training diverged; nothing is saved."""
 
 
 def save(path: Path, model: torch.nn.Module, config: Config, type_map: TypeMap,
          avg_neighbours: float, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically; ``state`` holds epoch, optimiser, scheduler, history."""
+    """Write a checkpoint atomically; ``state`` holds epoch, optimiser, scheduler, history.
+
+    Raises:
+        NonFiniteWeights: if a weight is NaN or infinite (the file on disk is kept).
+    """
+    _check_finite(path, model, state.get("epoch"))
     save_torch(path, {
         "format": FORMAT,
         "model_spec": config.model,
@@ -33,18 +44,58 @@ def save(path: Path, model: torch.nn.Module, config: Config, type_map: TypeMap,
     })
 
 
+def _check_finite(path: Path, model: torch.nn.Module, epoch: int | None) -> None:
+    bad = [name for name, t in model.state_dict().items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise NonFiniteWeights(
+            f"{path}: not written, the weights after epoch {epoch} are NaN or infinite "
+            f"({bad[0]}{' and others' if len(bad) > 1 else ''}): training diverged; the "
+            "checkpoints of earlier epochs are kept; lower the learning rate (--lr)"
+        )
+
+
 def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint; a missing, corrupt or foreign file is a RunDirError."""
+    """Read a checkpoint; a missing, corrupt or foreign file is a RunDirError.
+
+    A checkpoint in a run folder's ``checkpoints/`` must have been written with that
+    folder's config (``data.data_dir`` may differ): one copied in from another run is
+    foreign.
+    """
     path = Path(path)
     if not path.is_file():
         raise RunDirError(f"{path}: no checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for a torn or foreign file
-        raise RunDirError(f"{path}: not a readable checkpoint ({type(err).__name__})") from None
+        detail = (str(err).splitlines() or [""])[0].split(". ")[0][:120]
+        raise RunDirError(f"{path}: not a readable checkpoint, torn or not a torch file "
+                          f"({type(err).__name__}: {detail})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise RunDirError(f"{path}: not an equilens checkpoint")
+    _check_belongs(path, ckpt)
     return ckpt
+
+
+def _check_belongs(path: Path, ckpt: dict[str, Any]) -> None:
+    """A RunDirError if ``path`` sits in a run folder whose config is not the checkpoint's."""
+    run_dir = path.parent.parent
+    if path.parent.name != "checkpoints" or not (run_dir / rundir.CONFIG).is_file():
+        return
+    try:
+        theirs = flatten(config_from_dict(ckpt.get("config")).to_dict())
+    except ConfigError as err:
+        raise RunDirError(f"{path}: its recorded config is not valid ({err})") from None
+    ours = flatten(rundir.read_config(run_dir).to_dict())
+    differ = [k for k in ours if k not in MOVABLE and ours[k] != theirs.get(k)]
+    if differ:
+        first = differ[0]
+        raise RunDirError(
+            f"{path}: a checkpoint of another run: it differs from {run_dir / rundir.CONFIG} in "
+            f"{', '.join(differ)} ({first} is {theirs.get(first)!r} in the checkpoint, "
+            f"{ours[first]!r} in the folder)"
+        )
+
 
 
 def load_trained(run_dir: str | Path, which: str = "best",
@@ -52,10 +103,16 @@ def load_trained(run_dir: str | Path, which: str = "best",
     """The trained model of a run folder (``which`` = 'best' or 'last'), in eval mode."""
     run_dir = Path(run_dir)
     config = rundir.read_config(run_dir)
-    ckpt = load(run_dir / (rundir.BEST if which == "best" else rundir.LAST))
+    ckpt_path = run_dir / (rundir.BEST if which == "best" else rundir.LAST)
+    ckpt = load(ckpt_path)
     type_map = TypeMap(ckpt["atomic_numbers"])
     model = build_model(ckpt["model_spec"], len(type_map), ckpt["cutoff"], ckpt["avg_neighbours"],
                         DTYPES[config.training.dtype])
-    model.load_state_dict(ckpt["model_state"])
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except (RuntimeError, KeyError) as err:
+        first = str(err).splitlines()[0]
+        raise RunDirError(f"{ckpt_path}: its weights do not fit model {ckpt['model_spec']!r} "
+                          f"({first})") from None
     model = model.to(device=device).eval()
     return model, config, type_map

@@ -217,6 +217,17 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"training": {"epochs": 5}} → {"training.epochs": 5} (the inverse of :func:`dotted`)."""
+    out: dict[str, Any] = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            out |= flatten(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def dotted(overrides: dict[str, Any]) -> dict[str, Any]:
     """{"training.epochs": 5} → {"training": {"epochs": 5}}."""
     out: dict[str, Any] = {}
@@ -287,4 +298,4 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 
 
 __all__ = ["Config", "DataConfig", "RMD17_MOLECULES", "TrainingConfig", "config_from_dict",
-           "dotted", "load_config", "merge", "read_yaml"]
+           "dotted", "flatten", "load_config", "merge", "read_yaml"]

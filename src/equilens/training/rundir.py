@@ -15,7 +15,9 @@ Layout::
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -25,9 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from equilens.errors import RunDirError
+from equilens.errors import ConfigError, RunDirError
 from equilens.io import write_json, write_text
-from equilens.training.config import Config, config_from_dict
+from equilens.training.config import Config, config_from_dict, flatten, read_yaml
 
 CONFIG = "config.yaml"
 ENVIRONMENT = "environment.json"
@@ -51,30 +53,92 @@ def default_run_dir(config: Config) -> Path:
 
 
 def prepare(run_dir: Path, config: Config, resume: bool) -> None:
-    """Check that a new run folder is free, or that ``resume`` continues a compatible one."""
+    """Check that a new run folder is free, or that ``resume`` continues a compatible one.
+
+    Nothing is written, except that ``resume`` removes the temporary files of atomic
+    writes a killed run left behind (never the files themselves). A torn or foreign last
+    checkpoint, or epochs in metrics.csv that no checkpoint holds, stop ``resume``: it
+    never silently starts again at epoch 1 over finished epochs.
+    """
     existing = run_dir / CONFIG
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: is a file, not a run folder; choose another --out")
+    _check_writable(run_dir)
     if resume:
         if not existing.is_file():
             raise RunDirError(f"{run_dir}: nothing to resume (no {CONFIG}); drop --resume to start")
         saved = read_config(run_dir)
         if saved.to_dict() != config.to_dict():
-            diff = [k for k in _flat(config.to_dict()) if _flat(config.to_dict())[k] != _flat(
+            diff = [k for k in flatten(config.to_dict()) if flatten(config.to_dict())[k] != flatten(
                 saved.to_dict()).get(k)]
             raise RunDirError(
                 f"{run_dir}: its config differs from the one given in {', '.join(diff)}; "
                 "resume with the same config, or give a new --out"
             )
+        remove_temporaries(run_dir)
+        _check_resume_point(run_dir)
         return
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(p for p in run_dir.iterdir() if not _is_temporary(p)):
         raise RunDirError(
             f"{run_dir}: already exists and is not empty; pass --resume to continue it "
             "or choose another --out (nothing was overwritten)"
         )
 
 
+def _check_resume_point(run_dir: Path) -> None:
+    from equilens.training import checkpoint
+
+    last = run_dir / LAST
+    if last.is_file():
+        checkpoint.load(last)
+        return
+    done = recorded_epochs(run_dir)
+    if done:
+        raise RunDirError(
+            f"{last}: missing, yet {METRICS} records {done} epoch(s); resuming would start "
+            "again at epoch 1 and overwrite them (choose another --out for a new run)"
+        )
+
+
+def recorded_epochs(run_dir: Path) -> int:
+    """Rows of the run's metrics.csv (0 if there is none)."""
+    metrics = run_dir / METRICS
+    if not metrics.is_file():
+        return 0
+    with open(metrics, newline="") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def _check_writable(run_dir: Path) -> None:
+    """A RunDirError if ``run_dir`` (or, for a new folder, its nearest parent) is unwritable."""
+    folder = run_dir.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise RunDirError(f"{run_dir}: cannot be created, {folder} is a file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RunDirError(f"{run_dir}: cannot write there ({folder} is not writable)")
+
+
+def _is_temporary(path: Path) -> bool:
+    """A ``.NAME.XXXXXXXX.tmp`` file of an atomic write (equilens.io) that never finished."""
+    return path.is_file() and path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def remove_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporaries of atomic writes interrupted by a kill (never a real file)."""
+    stale = [p for p in run_dir.rglob(".*.tmp") if _is_temporary(p)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def write_config(run_dir: Path, config: Config) -> None:
     """Create the run folder and record the resolved config (once the data has loaded)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunDirError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
     write_text(run_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
@@ -84,9 +148,13 @@ def read_config(run_dir: Path) -> Config:
     if not path.is_file():
         raise RunDirError(f"{run_dir}: not a run folder (no {CONFIG})")
     try:
-        return config_from_dict(yaml.safe_load(path.read_text()))
-    except yaml.YAMLError as err:
-        raise RunDirError(f"{path}: unreadable ({err})") from None
+        raw = read_yaml(path)
+    except ConfigError as err:  # names the file already
+        raise RunDirError(str(err)) from None
+    try:
+        return config_from_dict(raw)
+    except ConfigError as err:
+        raise RunDirError(f"{path}: not a valid run config ({err})") from None
 
 
 def record_environment(run_dir: Path, data_files: dict[str, str]) -> None:
@@ -103,6 +171,7 @@ def record_environment(run_dir: Path, data_files: dict[str, str]) -> None:
         "platform": platform.platform(),
         "packages": versions,
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
         "argv": sys.argv,
         "data_files_sha256": data_files,
     })
@@ -117,24 +186,47 @@ def check_same_data(run_dir: Path, data_files: dict[str, str]) -> None:
                           "run was started with; resuming would mix data sets")
 
 
-def _git_commit() -> str | None:
+def check_data_file(run_dir: Path, config: Config) -> None:
+    """A RunDirError if the run's ``data.file`` changed since the run recorded its SHA-256.
+
+    Its frames and split would then differ from those the run was trained on. Published
+    rMD17 files are verified against their own checksums wherever they are read.
+    """
+    from equilens.data.sources import sha256
+
+    path = Path(config.data.file) if config.data.file else None
+    if path is None or not path.is_file() or not (run_dir / ENVIRONMENT).is_file():
+        return
+    recorded = read_json(run_dir / ENVIRONMENT).get("data_files_sha256", {}).get(path.name)
+    actual = sha256(path)
+    if recorded is not None and actual != recorded:
+        raise RunDirError(
+            f"{path}: changed since {run_dir} was made (SHA-256 {actual[:12]}..., recorded "
+            f"{recorded[:12]}...); its train/val/test frames would not be the run's"
+        )
+
+
+def _git(*args: str) -> str | None:
+    """Output of a git command in the package's folder, or None outside a repository."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=5,
+                             check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+def _git_commit() -> str | None:
+    return _git("rev-parse", "HEAD") or None
+
+
+def _git_dirty() -> bool | None:
+    """True if the working tree has uncommitted changes (the commit alone would not
+    reproduce the code), None outside a repository."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
 
 
 def read_json(path: Path) -> dict:

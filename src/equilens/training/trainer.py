@@ -19,12 +19,12 @@ from tqdm.auto import tqdm
 from equilens.data import keys, to_device
 from equilens.data.units import KCAL_MOL_TO_MEV
 from equilens.errors import DataError, EquilensError
-from equilens.io import write_csv, write_json
+from equilens.io import write_csv, write_json, write_text
+from equilens.models import energy_and_forces
 from equilens.training import checkpoint, rundir
 from equilens.training.config import Config
 from equilens.training.curves import plot_learning_curve
 from equilens.training.experiment import Experiment, resolve_device
-from equilens.models import energy_and_forces
 from equilens.training.predict import errors, predict
 
 METRIC_COLUMNS = ["epoch", "train_energy_mae_kcal", "val_energy_mae_kcal", "train_energy_mae_mev",
@@ -85,15 +85,14 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     device = resolve_device(t_cfg.device)
     _seed_all(t_cfg.seed)
     exp = experiment or Experiment.from_config(config)
+    if t_cfg.forces and exp.splits.train.forces is None:
+        raise DataError(f"training.forces is set but {exp.splits.train.source} has no forces")
     if resume and (run_dir / rundir.ENVIRONMENT).is_file():
         rundir.check_same_data(run_dir, exp.splits.files)
     else:
         rundir.write_config(run_dir, config)
         rundir.record_environment(run_dir, exp.splits.files)
         write_json(run_dir / rundir.SPLITS, exp.splits.origin)
-
-    if t_cfg.forces and exp.splits.train.forces is None:
-        raise DataError(f"training.forces is set but {exp.splits.train.source} has no forces")
     model = exp.new_model().to(device)
     avg_neighbours = exp.datasets["train"].mean_neighbours
     optimizer = torch.optim.Adam(model.parameters(), lr=t_cfg.lr)
@@ -112,6 +111,8 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
 
     log = _Log(run_dir / rundir.LOG, progress)
     n_params = sum(p.numel() for p in model.parameters())
+    if resume and start_epoch == 1:
+        log.line(f"{run_dir}: no checkpoint yet, starting at epoch 1", quiet=True)
     if start_epoch == 1:
         log.line(f"training {config.model} ({n_params} parameters) on "
                  f"{config.data.molecule or config.data.file}: {len(exp.splits.train)} train, "
@@ -149,6 +150,10 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
             if t_cfg.time_limit_s and spent >= t_cfg.time_limit_s and epoch < t_cfg.epochs:
                 log.line(f"time limit of {t_cfg.time_limit_s:.0f} s reached after epoch {epoch}")
                 break
+    except TrainingDiverged as err:
+        bar.close()
+        raise TrainingDiverged(f"{run_dir}: {err}; start again with a lower --lr and another "
+                               "--out") from None
     except KeyboardInterrupt:
         bar.close()
         done = history[-1]["epoch"] if history else 0
@@ -230,7 +235,7 @@ class _Log:
         self.path, self.show = path, show
 
     def line(self, text: str, quiet: bool = False) -> None:
-        with open(self.path, "a") as handle:
-            handle.write(text + "\n")
+        before = self.path.read_text() if self.path.is_file() else ""
+        write_text(self.path, before + text + "\n")  # atomic: a kill never cuts a line
         if self.show and not quiet:
             tqdm.write(text)
