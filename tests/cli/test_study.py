@@ -21,7 +21,8 @@ def test_help_lists_the_contract_flags(capsys):
         main(["study", "--help"])
     text = capsys.readouterr().out
     for flag in ("--preset", "--molecules", "--models", "--seeds", "--workers", "--executor",
-                 "--out", "--config", "--threads-per-worker", "--ray-address", "--labels"):
+                 "--out", "--config", "--threads-per-worker", "--ray-address", "--labels",
+                 "--train-sizes", "--forces"):
         assert flag in text
 
 

@@ -8,8 +8,17 @@ import torch
 
 from equilens.data import GraphDataset, TypeMap, keys, read_rmd17_npz
 from equilens.errors import ConfigError
-from equilens.models import (EGNN, GCN, EGNNConfig, GCNConfig, build_model, canonical,
-                             model_hparams, parse_spec, resolve_spec)
+from equilens.models import (
+    EGNN,
+    GCN,
+    EGNNConfig,
+    GCNConfig,
+    build_model,
+    canonical,
+    model_hparams,
+    parse_spec,
+    resolve_spec,
+)
 
 CUTOFF = 4.0
 SPECS = ["gcn:channels=8", "egnn:l_max=0,channels=4,layers=2",

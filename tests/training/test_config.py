@@ -6,8 +6,15 @@ import pytest
 import yaml
 
 from equilens.errors import ConfigError
-from equilens.training.config import (Config, DataConfig, TrainingConfig, config_from_dict,
-                                      dotted, load_config, merge)
+from equilens.training.config import (
+    Config,
+    DataConfig,
+    TrainingConfig,
+    config_from_dict,
+    dotted,
+    load_config,
+    merge,
+)
 
 
 def test_defaults():

@@ -1,4 +1,5 @@
-"""`equilens study`: molecules x models x seeds, their analysis, one report with error bars."""
+"""`equilens study`: molecules x models x training-set sizes x seeds, their analysis, one
+report with error bars."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--preset", choices=list(PRESETS),
                    help="default: seed, the post's protocol (or the study file's)")
     g.add_argument("--config", metavar="STUDY.yaml",
-                   help="study file with keys preset, molecules, models, seeds, overrides, "
-                   "method, perplexity (flags override it)")
+                   help="study file with keys preset, molecules, models, seeds, train_sizes, "
+                   "forces, overrides, method, perplexity (flags override it)")
     g.add_argument("--molecules", nargs="+", metavar="MOL",
                    help=f"rMD17 molecules (default: {' '.join(DEFAULT_MOLECULES)})")
     g.add_argument("--models", nargs="+", metavar="SPEC",
@@ -33,6 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "override, e.g. egnn:l_max=0 or gcn:channels=128")
     g.add_argument("--seeds", nargs="+", type=int, metavar="K",
                    help="seeds (default: the preset's; each draws its own split and weights)")
+    g.add_argument("--train-sizes", nargs="+", type=int, metavar="N",
+                   help="training-set sizes: every model is trained on each (data.n_train) and "
+                   "the report plots test MAE against training frames with fitted log-log "
+                   "slopes (sample efficiency); replaces --n-train")
+    g.add_argument("--forces", action="store_true", default=None,
+                   help="train every run on energies and forces -dE/dr (training.forces); "
+                   "the report adds test force MAE")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any run config key, dotted (e.g. training.lr_patience=10); repeatable")
     g.add_argument("--data-dir", help="folder with the rMD17 files (else $EQUILENS_DATA_DIR, "
@@ -69,7 +77,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     out = {}
     for dest, key in {**DATA_FLAGS, **TRAIN_FLAGS}.items():
         value = getattr(args, dest, None)
-        if value is not None and dest not in ("molecule", "model", "seed", "file"):
+        if value is not None and dest not in ("molecule", "model", "seed", "file", "forces"):
             out[key] = value
     for item in args.set or []:
         key, eq, value = item.partition("=")
@@ -92,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = build_spec(args.config, preset=args.preset, molecules=args.molecules,
                       models=args.models, seeds=args.seeds, overrides=_overrides(args),
-                      method=args.method, perplexity=args.perplexity)
+                      method=args.method, perplexity=args.perplexity,
+                      train_sizes=args.train_sizes, forces=args.forces)
     out = Path(args.out or Path("studies") / spec.preset)
     argv = sys.argv[1:] if Path(sys.argv[0]).name == "equilens" else None
     command = (("equilens " + shlex.join(argv) + "\n") if argv else "") + \

@@ -66,5 +66,5 @@ def model_hparams(spec: str) -> dict:
     return {"name": name, **dataclasses.asdict(config)}
 
 
-__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "build_model", "canonical", "default_dtype", "energy_and_forces",
-           "model_hparams", "parse_spec", "resolve_spec"]
+__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "build_model", "canonical",
+           "default_dtype", "energy_and_forces", "model_hparams", "parse_spec", "resolve_spec"]

@@ -4,7 +4,9 @@ A record (``results.json``, ``results.csv``) is read from the files of one run f
 ``metrics.csv`` (epochs, training time), ``val_metrics.json`` and ``test_metrics.json``
 (the model's and the two floors' errors), ``inference.json`` (parameters, speed),
 ``analysis/latent_scores.json`` (latent scores) and ``symmetry.json`` when present.
-Groups are (molecule, model) over seeds; standard deviations use n-1 (NaN for one seed).
+Groups are (molecule, model) over seeds, or (molecule, model, n_train) when the study
+lists training-set sizes; standard deviations use n-1 (NaN for one seed). Force errors
+(kcal/mol/Å) are filled in for runs trained on forces and None otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from equilens.training import rundir
 RECORD_COLUMNS = [
     "molecule", "model", "seed", "status", "val_energy_mae_kcal", "val_energy_mae_mev",
     "test_energy_mae_kcal", "test_energy_mae_mev", "test_energy_rmse_kcal",
+    "val_force_mae_kcal", "test_force_mae_kcal", "test_force_rmse_kcal",
     "val_mean_predictor_mae_kcal", "test_mean_predictor_mae_kcal", "val_ridge_mae_kcal",
     "test_ridge_mae_kcal", "epochs", "best_epoch", "train_time_s", "n_parameters",
     "inference_frames_per_s", "still_improving", "latent_energy_r2_probe",
@@ -86,8 +89,9 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
                n_train=run.config.data.n_train, n_val=run.config.data.n_val,
                n_test=run.config.data.n_test, error=error)
     history = read_metrics(d)
+    forces = bool(run.config.training.forces)
     if history:
-        best = min(history, key=lambda r: r["val_energy_mae_kcal"])
+        best = best_row(history, forces)
         rec.update(epochs=len(history), best_epoch=int(best["epoch"]),
                    train_time_s=float(sum(r.get("epoch_time_s", 0.0) for r in history)),
                    still_improving=still_improving(history))
@@ -98,18 +102,22 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
                    test_energy_rmse_kcal=test["model"]["energy_rmse_kcal"],
                    test_mean_predictor_mae_kcal=test["mean_predictor"]["energy_mae_kcal"],
                    test_ridge_mae_kcal=(test.get("ridge_inverse_distances") or {}).get(
-                       "energy_mae_kcal"))
+                       "energy_mae_kcal"),
+                   test_force_mae_kcal=test["model"].get("force_mae_kcal"),
+                   test_force_rmse_kcal=test["model"].get("force_rmse_kcal"))
     val = read_json(d / plan.VAL_METRICS)
     if val:
         rec.update(val_energy_mae_kcal=val["model"]["energy_mae_kcal"],
                    val_energy_mae_mev=val["model"]["energy_mae_mev"],
                    val_mean_predictor_mae_kcal=val["mean_predictor"]["energy_mae_kcal"],
                    val_ridge_mae_kcal=(val.get("ridge_inverse_distances") or {}).get(
-                       "energy_mae_kcal"))
+                       "energy_mae_kcal"),
+                   val_force_mae_kcal=val["model"].get("force_mae_kcal"))
     elif history:  # best epoch's validation MAE equals the best checkpoint's
-        best = min(history, key=lambda r: r["val_energy_mae_kcal"])
+        best = best_row(history, forces)
         rec.update(val_energy_mae_kcal=best["val_energy_mae_kcal"],
-                   val_energy_mae_mev=best.get("val_energy_mae_mev"))
+                   val_energy_mae_mev=best.get("val_energy_mae_mev"),
+                   val_force_mae_kcal=best.get("val_force_mae_kcal"))
     inf = read_json(d / plan.INFERENCE)
     if inf:
         rec.update(n_parameters=inf.get("n_parameters"),
@@ -125,6 +133,14 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
     done = all((d / name).is_file() for name in plan.REQUIRED)
     rec["status"] = "failed" if error else ("done" if done else "incomplete")
     return rec
+
+
+def best_row(history: list[dict[str, float]], forces: bool) -> dict[str, float]:
+    """The epoch of the best checkpoint: lowest validation force MAE for a run trained on
+    forces (what the trainer monitors), lowest validation energy MAE otherwise."""
+    key = "val_force_mae_kcal" if forces and "val_force_mae_kcal" in history[0] \
+        else "val_energy_mae_kcal"
+    return min(history, key=lambda r: r[key])
 
 
 def _latent_summary(scores: dict) -> dict[str, Any]:
@@ -159,41 +175,84 @@ def stats(values: Iterable[Any]) -> dict[str, Any]:
     return {"mean": float(np.mean(xs)), "std": std, "n": len(xs), "values": xs}
 
 
-def group_records(records: list[dict[str, Any]], molecules: list[str],
-                  models: list[str]) -> list[dict[str, Any]]:
-    """One group per (molecule, model) with ``stats`` of every numeric key over seeds."""
+def at_size(records: list[dict[str, Any]], size: int | None) -> list[dict[str, Any]]:
+    """The records of one training-set size (all of them for ``None``)."""
+    return [r for r in records if size is None or r["n_train"] == size]
+
+
+def _common(recs: list[dict[str, Any]], key: str) -> Any:
+    """The value every record shares under ``key`` (None if they differ or are none)."""
+    values = {r[key] for r in recs}
+    return values.pop() if len(values) == 1 else None
+
+
+def group_records(records: list[dict[str, Any]], molecules: list[str], models: list[str],
+                  train_sizes: list[int] | tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    """One group per (molecule, model), or per (molecule, model, n_train) when
+    ``train_sizes`` is given, with ``stats`` of every numeric key over seeds."""
     groups = []
     for mol in molecules:
         for model in models:
-            recs = [r for r in records if r["molecule"] == mol and r["model"] == model
-                    and r["status"] == "done"]
-            group: dict[str, Any] = {"molecule": mol, "model": model, "n_seeds": len(recs),
-                                     "seeds": [r["seed"] for r in recs]}
-            for key in NUMERIC:
-                group[key] = stats(r[key] for r in recs)
-            improving = [r["still_improving"] for r in recs if r["still_improving"] is not None]
-            group["still_improving"] = (sum(improving) / len(improving)) if improving else None
-            passed = [r["symmetry_passed"] for r in recs if r["symmetry_passed"] is not None]
-            group["symmetry_passed"] = all(passed) if passed else None
-            groups.append(group)
+            for size in list(train_sizes) or [None]:
+                recs = [r for r in at_size(records, size) if r["molecule"] == mol
+                        and r["model"] == model and r["status"] == "done"]
+                groups.append(_group(mol, model, size, recs))
     return groups
 
 
-def floors(records: list[dict[str, Any]], molecules: list[str]) -> list[dict[str, Any]]:
-    """The two floors per molecule, one value per seed (the split follows the seed)."""
+def _group(mol: str, model: str, size: int | None, recs: list[dict[str, Any]]) -> dict[str, Any]:
+    group: dict[str, Any] = {"molecule": mol, "model": model,
+                             "n_train": size if size is not None else _common(recs, "n_train"),
+                             "n_seeds": len(recs), "seeds": [r["seed"] for r in recs]}
+    for key in NUMERIC:
+        group[key] = stats(r[key] for r in recs)
+    improving = [r["still_improving"] for r in recs if r["still_improving"] is not None]
+    group["still_improving"] = (sum(improving) / len(improving)) if improving else None
+    passed = [r["symmetry_passed"] for r in recs if r["symmetry_passed"] is not None]
+    group["symmetry_passed"] = all(passed) if passed else None
+    return group
+
+
+def floors(records: list[dict[str, Any]], molecules: list[str],
+           train_sizes: list[int] | tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    """The two floors per molecule (and training-set size, when ``train_sizes`` is given),
+    one value per seed (the split follows the seed; both floors are fitted on the
+    training frames)."""
     out = []
     for mol in molecules:
-        per_seed: dict[int, dict[str, Any]] = {}
-        for r in records:
-            if r["molecule"] == mol and r["status"] == "done" and r["seed"] not in per_seed:
-                per_seed[r["seed"]] = r
-        recs = list(per_seed.values())
-        for name, key in (("mean predictor", "mean_predictor"), ("ridge on 1/r", "ridge")):
-            val = stats(r[f"val_{key}_mae_kcal"] for r in recs)
-            test = stats(r[f"test_{key}_mae_kcal"] for r in recs)
-            out.append({"molecule": mol, "name": name, "val_energy_mae_kcal": val,
-                        "test_energy_mae_kcal": test, "n_seeds": len(recs)})
+        for size in list(train_sizes) or [None]:
+            per_seed: dict[int, dict[str, Any]] = {}
+            for r in at_size(records, size):
+                if r["molecule"] == mol and r["status"] == "done" and r["seed"] not in per_seed:
+                    per_seed[r["seed"]] = r
+            recs = list(per_seed.values())
+            n_train = size if size is not None else _common(recs, "n_train")
+            for name, key in (("mean predictor", "mean_predictor"), ("ridge on 1/r", "ridge")):
+                val = stats(r[f"val_{key}_mae_kcal"] for r in recs)
+                test = stats(r[f"test_{key}_mae_kcal"] for r in recs)
+                out.append({"molecule": mol, "name": name, "n_train": n_train,
+                            "val_energy_mae_kcal": val, "test_energy_mae_kcal": test,
+                            "n_seeds": len(recs)})
     return out
+
+
+def result_blocks(groups: list[dict[str, Any]], floors: list[dict[str, Any]],
+                  molecules: list[str], train_sizes: list[int] | tuple[int, ...] = ()
+                  ) -> list[dict[str, Any]]:
+    """The rows of the results table in blocks of one molecule (and training-set size):
+    ``{"molecule", "n_train", "floors", "groups"}``, groups without a finished run left out."""
+    blocks = []
+    for mol in molecules:
+        for size in list(train_sizes) or [None]:
+            blocks.append({"molecule": mol, "n_train": size,
+                           "floors": [f for f in floors if _in_block(f, mol, size)],
+                           "groups": [g for g in groups if _in_block(g, mol, size)
+                                      and g["n_seeds"]]})
+    return blocks
+
+
+def _in_block(row: dict[str, Any], molecule: str, size: int | None) -> bool:
+    return row["molecule"] == molecule and (size is None or row["n_train"] == size)
 
 
 def latent_table(records: list[dict[str, Any]], molecules: list[str],

@@ -16,7 +16,9 @@ from equilens.errors import EquilensError
 
 QUANTITIES = {"test_energy_mae_kcal": "test energy MAE (kcal/mol)",
               "latent_energy_r2_probe": "latent: energy probe R²",
-              "latent_geometry_r2_probe": "latent: geometry probe R²"}
+              "latent_geometry_r2_probe": "latent: geometry probe R²",
+              "slope_test_energy_mae_kcal": "sample efficiency: log-log slope of test energy MAE",
+              "slope_test_force_mae_kcal": "sample efficiency: log-log slope of test force MAE"}
 
 
 def load_other(path: str | Path) -> dict[str, Any]:

@@ -200,18 +200,22 @@ def _headline(eq: str, inv: str, verdicts: list[tuple[str, str]]) -> str:
     if all(v == "unknown" for _, v in verdicts):
         return (f"Test energy MAE, {eq} vs {inv}: one seed per model, so no error bars; the "
                 "margins are stated per molecule below, without a verdict.")
-    groups = {v: [m for m, x in verdicts if x == v] for v in ("better", "worse", "tie", "unknown")}
-    parts = []
-    if groups["better"]:
-        parts.append(f"lower on {', '.join(groups['better'])}")
-    if groups["worse"]:
-        parts.append(f"higher on {', '.join(groups['worse'])}")
-    if groups["tie"]:
-        parts.append(f"within the seed spread on {', '.join(groups['tie'])}")
-    if groups["unknown"]:
-        parts.append(f"one seed only on {', '.join(groups['unknown'])}")
-    return (f"Test energy MAE of {eq} against {inv}: " + "; ".join(parts)
+    return (f"Test energy MAE of {eq} against {inv}: "
+            + "; ".join(verdict_parts(verdicts, "lower", "higher"))
             + " (Welch t-test over the seeds, p < 0.05).")
+
+
+def verdict_parts(verdicts: list[tuple[str, str]], better: str, worse: str) -> list[str]:
+    """``(molecule, verdict)`` pairs as phrases: "<better> on a, b", "<worse> on c",
+    "within the seed spread on d", "one seed only on e" (the empty ones left out)."""
+    words = {"better": better, "worse": worse, "tie": "within the seed spread",
+             "unknown": "one seed only"}
+    parts = []
+    for verdict, word in words.items():
+        molecules = [m for m, x in verdicts if x == verdict]
+        if molecules:
+            parts.append(f"{word} on {', '.join(molecules)}")
+    return parts
 
 
 def _floor_sentence(mol: str, present: list[str], by: dict, mp: dict, ridge: dict) -> str:

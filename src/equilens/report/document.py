@@ -1,9 +1,13 @@
 """Assemble the study's outputs from its run folders.
 
 Writes into the study folder: ``results.json`` (one record per run), ``results.csv``,
-``summary.json`` (groups, floors, conclusion, wall times), ``summary.md``,
-``latent_scores.csv`` (every target, mean ± std over seeds), ``figures/`` (learning
-curves, overview) and ``report.html`` (self-contained).
+``summary.json`` (groups, floors, conclusion, wall times, sample-efficiency slopes),
+``summary.md``, ``latent_scores.csv`` (every target, mean ± std over seeds), ``figures/``
+(learning curves, overview, sample efficiency) and ``report.html`` (self-contained).
+
+With several training-set sizes the results table has a row per size; everything that
+compares models at one size (conclusion, overview, learning curves, latent spaces) uses
+the largest, and the sample-efficiency section uses them all.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from equilens import __version__
-from equilens.report import aggregate, html
+from equilens.report import aggregate, efficiency, html
 from equilens.report.conclusion import Conclusion, conclude, fmt
-from equilens.report.figures import model_colours, plot_learning_curves, plot_overview
+from equilens.report.figures import model_colours, plot_learning_curves, plot_overview, plot_sample_efficiency
 from equilens.report.plan import PlannedRun
 from equilens.report.presets import get_preset
 from equilens.report.spec import StudySpec
@@ -35,12 +39,18 @@ def write_report(out: Path, spec: StudySpec, runs: list[PlannedRun], *,
 
     out = Path(out)
     errors = errors or {}
+    sizes = list(spec.train_sizes)
+    main_size = max(sizes) if sizes else None
     records = [aggregate.run_record(r, errors.get(str(r.run_dir))) for r in runs]
-    groups = aggregate.group_records(records, spec.molecules, spec.models)
-    floors = aggregate.floors(records, spec.molecules)
-    latent = aggregate.latent_table(records, spec.molecules, spec.models)
+    groups = aggregate.group_records(records, spec.molecules, spec.models, sizes)
+    floors = aggregate.floors(records, spec.molecules, sizes)
+    main = aggregate.at_size(records, main_size)
+    main_groups = [g for g in groups if main_size is None or g["n_train"] == main_size]
+    main_floors = [f for f in floors if main_size is None or f["n_train"] == main_size]
+    latent = aggregate.latent_table(main, spec.molecules, spec.models)
     symmetry = aggregate.symmetry_table(records, spec.molecules, spec.models)
-    conclusion = conclude(groups, floors, spec.molecules, spec.models)
+    conclusion = conclude(main_groups, main_floors, spec.molecules, spec.models)
+    fits = _efficiency(spec, records, groups, floors, conclusion)
     against = None
     if compare:
         from equilens.report.compare import compare_studies, headline, load_other
@@ -53,18 +63,58 @@ def write_report(out: Path, spec: StudySpec, runs: list[PlannedRun], *,
                "invocations": invocations,
                "wall_time_s_total": sum(i.get("wall_time_s", 0.0) for i in invocations),
                "groups": groups, "floors": floors, "symmetry": symmetry,
+               "sample_efficiency": None if fits is None else {
+                   "train_sizes": sizes, "method": efficiency.METHOD, "slopes": fits},
                "conclusion": conclusion.to_dict(), "compare": against,
                "n_runs": len(records), "n_done": sum(r["status"] == "done" for r in records),
                "n_failed": sum(r["status"] == "failed" for r in records)}
     aggregate.write_results(out, records, summary, latent)
-    figs = _figures(out, spec, runs, records, groups, floors)
-    ctx = _context(out, spec, runs, records, groups, floors, latent, symmetry, conclusion, figs,
-                   summary, command, executor_text, threads_text)
+    main_runs = [r for r in runs if r.train_size == main_size]
+    figs = _figures(out, spec, main_runs, main, main_groups, main_floors)
+    if fits is not None:
+        figs["efficiency"] = _efficiency_figures(out / "figures", spec, fits, floors)
+    ctx = _context(out, spec, runs, records, main_groups, floors, latent, symmetry, conclusion,
+                   figs, summary, command, executor_text, threads_text)
     ctx["mev_per_kcal"] = KCAL_MOL_TO_MEV
     ctx["compare"] = against
+    ctx["blocks"] = aggregate.result_blocks(groups, floors, spec.molecules, sizes)
+    ctx["efficiency"] = None if fits is None else efficiency.slope_rows(fits)
+    ctx["efficiency_method"] = efficiency.METHOD
+    ctx["forces"] = spec.trains_forces
     write_text(out / "report.html", html.render(ctx))
     write_text(out / "summary.md", summary_markdown(ctx))
     return summary
+
+
+def _efficiency(spec: StudySpec, records: list[dict], groups: list[dict], floors: list[dict],
+                conclusion: Conclusion) -> list[dict[str, Any]] | None:
+    """The slope fits (None unless the study has several training-set sizes); adds the
+    slope sentences to ``conclusion``."""
+    if len(spec.train_sizes) < 2:
+        return None
+    fits = efficiency.fit_curves(records, spec.molecules, spec.models, spec.trains_forces)
+    slow = {(g["molecule"], g["model"]): [] for g in groups}
+    for g in groups:
+        if (g["still_improving"] or 0) > 0.5:
+            slow[(g["molecule"], g["model"])].append(g["n_train"])
+    conclusion.headline.insert(0, f"The comparisons at one size use the largest training "
+                                  f"set ({max(spec.train_sizes)} frames); the sample-"
+                                  "efficiency verdicts use every size.")
+    efficiency.conclude_efficiency(fits, spec.molecules, spec.models, slow, conclusion,
+                                   floors)
+    return fits
+
+
+def _efficiency_figures(fig_dir: Path, spec: StudySpec, fits: list[dict],
+                        floors: list[dict]) -> dict[str, Path]:
+    colours = model_colours(spec.models)
+    out = {}
+    for mol in spec.molecules:
+        panels = efficiency.efficiency_panels(mol, fits, floors)
+        if panels:
+            out[mol] = plot_sample_efficiency(mol, panels, colours,
+                                              fig_dir / f"sample_efficiency_{mol}.png")
+    return out
 
 
 def _invocations(out: Path, invocation: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -134,20 +184,29 @@ def _ethanol(spec: StudySpec, records: list[dict]) -> dict[str, Any] | None:
     return eth
 
 
+def _first_config(spec: StudySpec, molecule: str | None = None) -> Any:
+    return spec.run_config(molecule or spec.molecules[0], spec.models[0], spec.seeds[0],
+                           spec.sizes[0])
+
+
 def _sizes_text(spec: StudySpec) -> str:
     parts = []
+    train = "{" + ", ".join(map(str, spec.train_sizes)) + "}" if len(spec.train_sizes) > 1 \
+        else None
     for mol in spec.molecules:
-        d = spec.run_config(mol, spec.models[0], spec.seeds[0]).data
-        parts.append(f"{mol} {d.n_train}/{d.n_val}/{d.n_test}")
-    d = spec.run_config(spec.molecules[0], spec.models[0], spec.seeds[0]).data
+        d = _first_config(spec, mol).data
+        parts.append(f"{mol} {train or d.n_train}/{d.n_val}/{d.n_test}")
+    d = _first_config(spec).data
     return (", ".join(parts) + f" (train/validation/test; rMD17 split {d.split}, "
             f"{d.labels} labels, cutoff {d.cutoff:g} Å)")
 
 
 def _training_text(spec: StudySpec) -> str:
-    t = spec.run_config(spec.molecules[0], spec.models[0], spec.seeds[0]).training
+    t = _first_config(spec).training
+    target = (f"energy + forces (weights {t.energy_weight:g} / {t.force_weight:g})"
+              if t.forces else "the normalised energy")
     return (f"{t.epochs} epochs, batch {t.batch_size}, Adam lr {t.lr:g}, {t.loss.upper()} loss "
-            f"on the normalised energy, ReduceLROnPlateau (factor {t.lr_factor:g}, patience "
+            f"on {target}, ReduceLROnPlateau (factor {t.lr_factor:g}, patience "
             f"{t.lr_patience}), {t.dtype}")
 
 
@@ -181,22 +240,29 @@ def _context(out: Path, spec: StudySpec, runs: list[PlannedRun], records: list[d
     method = {"tsne": f"t-SNE (perplexity {spec.perplexity:g})", "pca": "PCA",
               "umap": "UMAP"}[spec.method]
     n_done = summary["n_done"]
+    sizes = (f" x {len(spec.train_sizes)} training-set size(s)"
+             if len(spec.train_sizes) > 1 else "")
     runs_text = (f"{len(records)} = {len(spec.molecules)} molecule(s) x {len(spec.models)} "
-                 f"model(s) x {len(spec.seeds)} seed(s); {n_done} done"
+                 f"model(s){sizes} x {len(spec.seeds)} seed(s); {n_done} done"
                  + (f", {summary['n_failed']} failed" if summary["n_failed"] else "")
                  + (f", {len(records) - n_done - summary['n_failed']} incomplete"
                     if len(records) - n_done - summary["n_failed"] else ""))
     first_seed = spec.seeds[0]
+    at = f" at {max(spec.train_sizes)} training frames" if len(spec.train_sizes) > 1 else ""
     return {
         "title": "equilens study: equivariant vs invariant GNNs on rMD17",
         "out": out, "spec": spec.to_dict(), "preset_description": preset.description,
         "molecules": spec.molecules, "models": spec.models, "records": records,
         "groups": groups, "floors": floors, "latent": latent, "symmetry": symmetry,
-        "conclusion": conclusion, "figures": figs, "ethanol": _ethanol(spec, records),
+        "conclusion": conclusion, "figures": figs,
+        "ethanol": _ethanol(spec, aggregate.at_size(
+            records, max(spec.train_sizes) if spec.train_sizes else None)),
         "frames_text": _sizes_text(spec), "training_text": _training_text(spec),
         "method_text": method, "runs_text": runs_text, "wall_text": _wall_text(summary),
         "executor_text": executor_text or "—", "threads_text": threads_text or "as run",
-        "hist_note": f"from the split of seed {first_seed} (each seed draws its own frames)",
+        "hist_note": f"from the split of seed {first_seed}{at} (each seed draws its own "
+                     "frames)",
+        "train_sizes": list(spec.train_sizes), "main_size_text": at,
         "generated": f"{summary['generated']} by equilens {__version__}",
         "command": command, "study_yaml": spec.to_yaml(),
     }
@@ -220,28 +286,52 @@ def _verdict_md(side: dict[str, Any]) -> str:
             f"{side['verdict']}")
 
 
+def _results_md(ctx: dict[str, Any]) -> str:
+    """The results table: a row per floor and model, per molecule (and training-set size
+    when the study has several; force MAE when it trained on forces)."""
+    mev = ctx["mev_per_kcal"]
+    sized = len(ctx["train_sizes"]) > 1
+    forces = ctx["forces"]
+    rows = []
+    for block in ctx["blocks"]:
+        lead = [block["molecule"]] + ([str(block["n_train"])] if sized else [])
+        for f in block["floors"]:
+            rows.append(lead + [f"*{f['name']}*", _m(f["val_energy_mae_kcal"]),
+                                _m(f["val_energy_mae_kcal"], mev), _m(f["test_energy_mae_kcal"]),
+                                _m(f["test_energy_mae_kcal"], mev)] + ["—"] * forces
+                        + ["—", "—", "—", str(f["n_seeds"])])
+        for g in block["groups"]:
+            params = g["n_parameters"]["mean"]
+            rows.append(lead + [f"`{g['model']}`", _m(g["val_energy_mae_kcal"]),
+                                _m(g["val_energy_mae_mev"]), _m(g["test_energy_mae_kcal"]),
+                                _m(g["test_energy_mae_mev"])]
+                        + [_m(g["test_force_mae_kcal"])] * forces
+                        + ["—" if params is None else f"{params:,.0f}", _m(g["train_time_s"]),
+                           _m(g["inference_frames_per_s"]), str(g["n_seeds"])])
+    return _md_table(["molecule"] + ["training frames"] * sized
+                     + ["model", "val MAE (kcal/mol)", "val MAE (meV)", "test MAE (kcal/mol)",
+                        "test MAE (meV)"] + ["test force MAE (kcal/mol/Å)"] * forces
+                     + ["parameters", "training time (s)", "inference (frames/s)", "seeds"],
+                     rows)
+
+
+def _efficiency_md(ctx: dict[str, Any]) -> list[str]:
+    rows = ctx.get("efficiency")
+    if not rows:
+        return []
+    table = _md_table(["molecule", "model", "quantity", "slope (all seeds' points)",
+                       "slope per seed (mean ± std)", "fit R² (log-log)", "smallest set",
+                       "largest set", "seeds"],
+                      [[r["molecule"], f"`{r['model']}`", r["quantity"], r["slope"],
+                        r["per_seed"], r["r2"], r["first"], r["last"], r["seeds"]]
+                       for r in rows])
+    return ["## Sample efficiency", "", f"Slopes: {ctx['efficiency_method']}.", "", table, ""]
+
+
 def summary_markdown(ctx: dict[str, Any]) -> str:
     """summary.md: the conclusion and the tables of the report, as Markdown."""
-    mev = ctx["mev_per_kcal"]
     by = {(g["molecule"], g["model"]): g for g in ctx["groups"]}
-    rows = []
-    for mol in ctx["molecules"]:
-        for f in (f for f in ctx["floors"] if f["molecule"] == mol):
-            rows.append([mol, f"*{f['name']}*", _m(f["val_energy_mae_kcal"]),
-                         _m(f["val_energy_mae_kcal"], mev), _m(f["test_energy_mae_kcal"]),
-                         _m(f["test_energy_mae_kcal"], mev), "—", "—", "—", str(f["n_seeds"])])
-        for m in ctx["models"]:
-            g = by.get((mol, m))
-            if not g or not g["n_seeds"]:
-                continue
-            params = g["n_parameters"]["mean"]
-            rows.append([mol, f"`{m}`", _m(g["val_energy_mae_kcal"]), _m(g["val_energy_mae_mev"]),
-                         _m(g["test_energy_mae_kcal"]), _m(g["test_energy_mae_mev"]),
-                         "—" if params is None else f"{params:,.0f}", _m(g["train_time_s"]),
-                         _m(g["inference_frames_per_s"]), str(g["n_seeds"])])
-    results = _md_table(["molecule", "model", "val MAE (kcal/mol)", "val MAE (meV)",
-                         "test MAE (kcal/mol)", "test MAE (meV)", "parameters",
-                         "training time (s)", "inference (frames/s)", "seeds"], rows)
+    results = _results_md(ctx)
     lrows = []
     for mol in ctx["molecules"]:
         for m in ctx["models"]:
@@ -261,7 +351,8 @@ def summary_markdown(ctx: dict[str, Any]) -> str:
              f"- runs: {ctx['runs_text']}", f"- wall time: {ctx['wall_text']}",
              f"- executor: {ctx['executor_text']}", "", "## Conclusion", "",
              ctx["conclusion"].markdown(), "## Energy MAE (mean ± std over seeds)", "", results,
-             "", "## Latent scores (mean ± std over seeds)", "", latent, ""]
+             "", *_efficiency_md(ctx),
+             f"## Latent scores (mean ± std over seeds{ctx['main_size_text']})", "", latent, ""]
     if ctx["symmetry"]:
         srows = []
         for r in ctx["symmetry"]:

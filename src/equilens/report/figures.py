@@ -1,9 +1,10 @@
-"""The study's own figures: learning curves over seeds and an overview of test errors.
+"""The study's own figures: learning curves over seeds, an overview of test errors and,
+with several training-set sizes, test error against training frames.
 
 Everything per run (energy histograms, latent projections, the ethanol variables) is
 drawn by :mod:`equilens.analysis.figures` into each run folder and only embedded by the
-report; these two figures combine runs. Both are written with
-:func:`equilens.io.save_figure` (atomic).
+report; these figures combine runs. All are written with :func:`equilens.io.save_figure`
+(atomic).
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ def model_colours(models: list[str]) -> dict[str, str]:
     return {m: COLOURS[i % len(COLOURS)] for i, m in enumerate(models)}
 
 
-def _plain_log(ax: Axes) -> None:
+def _plain_log(ax: Axes, which: str = "y") -> None:
     """Log axis labelled 0.5, 1, 2 rather than 5×10⁻¹; minor ticks labelled only when the
     axis spans less than about a decade (otherwise they crowd)."""
     plain = FuncFormatter(lambda value, _: f"{value:g}")
-    ax.yaxis.set_major_formatter(plain)
-    low, high = ax.get_ylim()
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(plain)
+    low, high = ax.get_ylim() if which == "y" else ax.get_xlim()
     few = low > 0 and high / low < 12
-    ax.yaxis.set_minor_formatter(plain if few else NullFormatter())
-    ax.tick_params(axis="y", which="minor", labelsize=8)
+    axis.set_minor_formatter(plain if few else NullFormatter())
+    ax.tick_params(axis=which, which="minor", labelsize=8)
 
 
 def _curves(histories: list[list[dict[str, float]]], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -128,3 +130,69 @@ def plot_overview(groups: list[dict[str, Any]], floors: list[dict[str, Any]],
     ax.grid(True, axis="y", which="both", alpha=0.25)
     ax.legend(fontsize=8, frameon=False, ncols=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save_figure(fig, out_path)
+
+
+def plot_sample_efficiency(molecule: str, panels: list[dict[str, Any]],
+                           colours: dict[str, str], out_path: Path) -> Path:
+    """Test error against training frames on log-log axes, one panel per quantity.
+
+    ``panels``: one dict per panel with ``title``, ``ylabel`` and ``models`` (model →
+    ``{"points": [(seed, n_train, MAE)], "slope", "prefactor"}``; slope None: no fit),
+    optionally ``floors`` [(name, {n_train: MAE})] drawn in grey, the mean predictor
+    dash-dotted and ridge dotted. Per model the
+    small circles are the seeds, the line joins their means, the band spans the lowest to
+    the highest seed, and the dashed line is the fit MAE = prefactor · n^slope, its slope
+    in the legend (below each panel, where it hides no point).
+    """
+    fig = Figure(figsize=(5.8 * len(panels) + 0.4, 5.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    sizes: set[int] = set()
+    for ax, panel in zip(axes, panels):
+        for model, curve in panel["models"].items():
+            sizes |= _draw_curve(ax, model, curve, colours.get(model, "black"))
+        for (name, floor), style in zip(panel.get("floors", []), ("-.", ":")):
+            ns = sorted(floor)
+            ax.plot(ns, [floor[n] for n in ns], color="0.4", ls=style, lw=1.3, marker=".",
+                    label=f"{name} (floor)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training frames")
+        ax.set_ylabel(panel["ylabel"])
+        ax.set_title(f"{molecule}: {panel['title']}")
+        ax.grid(True, which="major", alpha=0.25)
+        ax.grid(True, axis="y", which="minor", alpha=0.15)
+        ax.plot([], [], color="0.3", ls="--", lw=1.1, label="least-squares fit, log-log")
+        ax.legend(fontsize=8.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    for ax in axes:
+        if sizes:  # the sizes themselves as ticks
+            ax.set_xticks(sorted(sizes))
+            ax.set_xlim(min(sizes) / 1.25, max(sizes) * 1.25)
+        _plain_log(ax, "x")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        _plain_log(ax, "y")
+    return save_figure(fig, out_path)
+
+
+def _draw_curve(ax: Axes, model: str, curve: dict[str, Any], colour: str) -> set[int]:
+    """One model's points, mean line, seed band and fit on ``ax``; the sizes it drew."""
+    points = curve["points"]
+    ns = sorted({n for _, n, _ in points})
+    if not ns:
+        return set()
+    per_size = [[v for _, n, v in points if n == size] for size in ns]
+    seeds = len({s for s, _, _ in points})
+    slope = curve.get("slope")
+    label = f"{model} ({seeds} seed{'s' if seeds > 1 else ''})" if slope is None else \
+        f"{model}: slope {slope:.2f} ({seeds} seed{'s' if seeds > 1 else ''})"
+    ax.plot(ns, [float(np.mean(v)) for v in per_size], color=colour, lw=1.8, marker="o",
+            ms=4.5, label=label)
+    ax.plot([n for _, n, _ in points], [v for _, _, v in points], ls="none", marker="o", ms=3.5,
+            mfc="none", mec=colour, alpha=0.7)
+    if seeds > 1:
+        ax.fill_between(ns, [min(v) for v in per_size], [max(v) for v in per_size],
+                        color=colour, alpha=0.2, lw=0)
+    if slope is not None:
+        grid_n = np.geomspace(ns[0], ns[-1], 50)
+        ax.plot(grid_n, curve["prefactor"] * grid_n ** slope, color=colour, ls="--", lw=1.1,
+                alpha=0.9)
+    return set(ns)

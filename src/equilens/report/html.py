@@ -133,36 +133,40 @@ def _num(value: Any, spec: str) -> str:
 
 
 def results_table(ctx: dict[str, Any]) -> str:
+    """A block of floors and models per molecule (and training-set size when the study has
+    several); a force MAE column when the runs trained on forces."""
     mev = ctx["mev_per_kcal"]
-    headers = [("molecule", False), ("model", False), ("val MAE (kcal/mol)", True), ("val MAE (meV)", True),
-               ("test MAE (kcal/mol)", True), ("test MAE (meV)", True), ("parameters", True),
-               ("training time (s)", True), ("inference (frames/s)", True), ("seeds", True)]
+    sized, forces = len(ctx["train_sizes"]) > 1, ctx["forces"]
+    headers = [("molecule", False)] + [("training frames", True)] * sized + [
+        ("model", False), ("val MAE (kcal/mol)", True), ("val MAE (meV)", True),
+        ("test MAE (kcal/mol)", True), ("test MAE (meV)", True)] + [
+        ("test force MAE (kcal/mol/Å)", True)] * forces + [
+        ("parameters", True), ("training time (s)", True), ("inference (frames/s)", True),
+        ("seeds", True)]
     rows = []
-    by = {(g["molecule"], g["model"]): g for g in ctx["groups"]}
-    for mol in ctx["molecules"]:
+    shown: set[str] = set()
+    for block in ctx["blocks"]:
         first = True
-        for f in (f for f in ctx["floors"] if f["molecule"] == mol):
+        for f in block["floors"]:
             val, test = f["val_energy_mae_kcal"], f["test_energy_mae_kcal"]
-            rows.append(("floor first" if first else "floor", [
-                (esc(mol) if first else "", ""), (esc(f["name"]), ""),
+            lead = _lead(block, esc(f["name"]), first if sized else None, shown)
+            rows.append(("floor first" if first else "floor", lead + [
                 (_s(val), "num"), (_s(val, mev), "num"), (_s(test), "num"),
-                (_s(test, mev), "num"), ("—", "num"), ("—", "num"), ("—", "num"),
-                (str(f["n_seeds"]), "num")]))
+                (_s(test, mev), "num")] + [("—", "num")] * (3 + forces)
+                + [(str(f["n_seeds"]), "num")]))
             first = False
-        means = [by[(mol, m)]["test_energy_mae_kcal"]["mean"] for m in ctx["models"]
-                 if (mol, m) in by and by[(mol, m)]["test_energy_mae_kcal"]["mean"] is not None]
+        means = [g["test_energy_mae_kcal"]["mean"] for g in block["groups"]
+                 if g["test_energy_mae_kcal"]["mean"] is not None]
         best = min(means) if means else None
-        for m in ctx["models"]:
-            g = by.get((mol, m))
-            if not g or not g["n_seeds"]:
-                continue
+        for g in block["groups"]:
             t = g["test_energy_mae_kcal"]
-            is_best = best is not None and t["mean"] == best
-            rows.append(("first" if first else "", [
-                (esc(mol) if first else "", ""), (f"<code>{esc(m)}</code>", ""),
+            num = "num best" if best is not None and t["mean"] == best else "num"
+            lead = _lead(block, f"<code>{esc(g['model'])}</code>", first if sized else None,
+                         shown)
+            rows.append(("first" if first else "", lead + [
                 (_s(g["val_energy_mae_kcal"]), "num"), (_s(g["val_energy_mae_mev"]), "num"),
-                (_s(t), "num best" if is_best else "num"),
-                (_s(g["test_energy_mae_mev"]), "num best" if is_best else "num"),
+                (_s(t), num), (_s(g["test_energy_mae_mev"]), num)]
+                + [(_s(g["test_force_mae_kcal"]), "num")] * forces + [
                 (_num(g["n_parameters"]["mean"], ",.0f"), "num"),
                 (_s(g["train_time_s"]), "num"),
                 (_s(g["inference_frames_per_s"]), "num"), (str(g["n_seeds"]), "num")]))
@@ -173,6 +177,19 @@ def results_table(ctx: dict[str, Any]) -> str:
     legend += [(f"<code>{esc(m)}</code>", esc(describe_model(m))) for m in ctx["models"]]
     items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in legend)
     return table(headers, rows) + f'<dl class="models">{items}</dl>'
+
+
+def _lead(block: dict[str, Any], name: str, show_size: bool | None,
+          shown: set[str]) -> list[tuple[str, str]]:
+    """The first cells of a results row: the molecule (on its first row only), the
+    training-set size (``show_size``: on a block's first row; None: no such column) and
+    the floor's or model's name."""
+    mol = block["molecule"]
+    cells = [(esc(mol) if mol not in shown else "", "")]
+    shown.add(mol)
+    if show_size is not None:
+        cells.append((str(block["n_train"]) if show_size else "", "num"))
+    return cells + [(name, "")]
 
 
 def latent_table(ctx: dict[str, Any]) -> str:
@@ -258,6 +275,38 @@ def symmetry_section(ctx: dict[str, Any]) -> str:
             "<code>summary.json</code>.</p>" + table(headers, rows))
 
 
+def efficiency_section(ctx: dict[str, Any]) -> str:
+    """Test error against training frames: one figure per molecule and the slope table
+    (empty unless the study has several training-set sizes)."""
+    rows_in = ctx.get("efficiency")
+    if not rows_in:
+        return ""
+    figs = ctx["figures"].get("efficiency", {})
+    headers = [("molecule", False), ("model", False), ("quantity", False),
+               ("slope, all seeds' points", True), ("slope per seed, mean ± std", True),
+               ("fit R², log-log", True), ("test MAE, smallest set", True),
+               ("test MAE, largest set", True), ("seeds", True)]
+    rows = [("", [(esc(r["molecule"]), ""), (f"<code>{esc(r['model'])}</code>", ""),
+                  (esc(r["quantity"]), "")]
+             + [(esc(r[k]), "num") for k in ("slope", "per_seed", "r2", "first", "last", "seeds")])
+            for r in rows_in]
+    return ('<h2 id="efficiency">Sample efficiency</h2>'
+            "<p>Does equivariance buy data efficiency? Test MAE against the number of "
+            "training frames on log-log axes: the line joins the means over seeds, the band "
+            "spans the lowest to the highest seed, the dashed line is the fit "
+            "MAE = a·n<sup>slope</sup>, least squares of log MAE on log n over every seed's "
+            "points. A more negative slope: the error falls faster as frames are added. "
+            "The spread is the standard deviation of the slopes fitted to each seed alone; "
+            "a fit R² well below 1 says the curve bends (one slope describes it poorly); "
+            "the conclusion compares models with a Welch t-test over those per-seed slopes. "
+            "Every size trains for the same number of epochs, so a smaller set takes fewer "
+            "optimisation steps. The grey lines are the floors fitted on the same training "
+            "frames: the mean predictor (dash-dotted) and ridge on 1/r (dotted).</p>"
+            + grid([figure(figs.get(m), f"{m}: test error against training frames")
+                    for m in ctx["molecules"]], "narrow" if len(figs) == 1 else "wide")
+            + table(headers, rows))
+
+
 def compare_section(ctx: dict[str, Any]) -> str:
     c = ctx.get("compare")
     if not c or not c["rows"]:
@@ -296,7 +345,9 @@ def conclusion_html(c: Conclusion) -> str:
 
 
 def runs_table(ctx: dict[str, Any]) -> str:
-    headers = [("molecule", False), ("model", False), ("seed", True), ("status", False),
+    sized = len(ctx["train_sizes"]) > 1
+    headers = [("molecule", False), ("model", False)] + [("training frames", True)] * sized + [
+               ("seed", True), ("status", False),
                ("epochs", True), ("best epoch", True), ("val MAE", True), ("test MAE", True),
                ("training time (s)", True), ("folder", False)]
     rows = []
@@ -308,7 +359,8 @@ def runs_table(ctx: dict[str, Any]) -> str:
             status_html += f'<div class="small">{esc(r["error"])}</div>'
         rel = esc(Path(r["run_dir"]).relative_to(ctx["out"]) if Path(r["run_dir"]).is_relative_to(
             ctx["out"]) else r["run_dir"])
-        rows.append(("", [(esc(r["molecule"]), ""), (f"<code>{esc(r['model'])}</code>", ""),
+        rows.append(("", [(esc(r["molecule"]), ""), (f"<code>{esc(r['model'])}</code>", "")]
+                     + [(str(r["n_train"]), "num")] * sized + [
                           (str(r["seed"]), "num"), (status_html, ""),
                           (_num(r["epochs"], "d"), "num"), (_num(r["best_epoch"], "d"), "num"),
                           (_num(r["val_energy_mae_kcal"], ".4f"), "num"),
@@ -331,12 +383,15 @@ def render(ctx: dict[str, Any]) -> str:
             ("executor", ctx["executor_text"]), ("generated", ctx["generated"])]
     meta_html = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in meta)
     nav = ('<nav><a href="#conclusion">Conclusion</a><a href="#results">Results</a>'
-           '<a href="#curves">Learning curves</a><a href="#energies">Energies</a>'
+           + ('<a href="#efficiency">Sample efficiency</a>' if ctx.get("efficiency") else "")
+           + '<a href="#curves">Learning curves</a><a href="#energies">Energies</a>'
            '<a href="#latents">Latent spaces</a>'
            + ('<a href="#ethanol">Ethanol variables</a>' if ctx.get("ethanol") else "")
            + ('<a href="#compare">Against another study</a>' if ctx.get("compare") else "")
            + ('<a href="#symmetry">Equivariance checks</a>' if ctx.get("symmetry") else "")
            + '<a href="#runs">Runs</a></nav>')
+    at = ctx["main_size_text"]  # " at N training frames" with several sizes
+    best = "validation force MAE" if ctx["forces"] else "validation MAE"
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -354,16 +409,19 @@ def render(ctx: dict[str, Any]) -> str:
          "p &lt; 0.05.</p>"),
         conclusion_html(ctx["conclusion"]),
         '<h2 id="results">Results</h2>',
-        ("<p>Energy MAE of the best checkpoint (lowest validation MAE) on the validation and "
+        (f"<p>Energy MAE of the best checkpoint (lowest {best}) on the validation and "
          "the test frames, mean ± std over seeds, beside the two floors every model must beat. "
-         "<b>Bold</b>: the lowest test MAE of a molecule. Training time is the sum of the epoch "
+         f"<b>Bold</b>: the lowest test MAE of a molecule{' and size' if at else ''}. "
+         "Training time is the sum of the epoch "
          "times; inference speed is frames per second on the test set "
          f"({esc(ctx['threads_text'])}).</p>"),
-        grid([figure(figs.get("overview"), "Test energy MAE per molecule and model; whiskers: "
-                     "std over seeds; lines: the floors")], "narrow"),
+        grid([figure(figs.get("overview"), f"Test energy MAE per molecule and model{at}; "
+                     "whiskers: std over seeds; lines: the floors")], "narrow"),
         results_table(ctx),
+        efficiency_section(ctx),
         '<h2 id="curves">Learning curves</h2>',
-        ("<p>Train and validation energy MAE per epoch: the line is the mean over seeds, the "
+        (f"<p>Train and validation energy MAE per epoch{esc(at)}: the line is the mean over "
+         "seeds, the "
          "band spans the lowest to the highest seed; dashed and dotted lines are the "
          "validation floors.</p>"),
         grid([figure(figs["curves"].get(m), f"{m}: learning curves") for m in ctx["molecules"]],
@@ -375,7 +433,8 @@ def render(ctx: dict[str, Any]) -> str:
               for m in ctx["molecules"]]),
         '<h2 id="latents">Latent spaces</h2>',
         (f"<p>{esc(ctx['method_text'])} of the last layer's invariant features (mean over "
-         "atoms) of every validation frame, coloured by energy (one seed shown). The table "
+         f"atoms) of every validation frame{esc(at)}, coloured by energy (one seed shown). "
+         "The table "
          "scores what the pictures suggest, mean ± std over seeds: <i>probe R²</i> is a "
          "cross-validated ridge regression from the full latent, <i>kNN R² on the 2-D map</i> "
          "the colour gradient of the picture as a number; <i>geometry</i> averages over every "

@@ -1,7 +1,9 @@
 """The runs of a study, their folders and what is left to do in each.
 
-Run folders: ``<out>/runs/<molecule>/<model-slug>/seed<k>``, each a normal training
-run folder (see :mod:`equilens.training.rundir`) plus the study's own outputs:
+Run folders: ``<out>/runs/<molecule>/<model-slug>/seed<k>``, or
+``<out>/runs/<molecule>/<model-slug>/n<size>/seed<k>`` when the study lists training-set
+sizes (``train_sizes``), each a normal training run folder (see
+:mod:`equilens.training.rundir`) plus the study's own outputs:
 
 - ``test_metrics.json``, ``val_metrics.json``: from ``evaluate`` on both splits;
 - ``inference.json``: parameter count and inference speed;
@@ -24,7 +26,7 @@ import yaml
 from equilens.errors import RunDirError
 from equilens.report.spec import StudySpec
 from equilens.training import rundir
-from equilens.training.config import Config
+from equilens.training.config import Config, flatten
 
 VAL_METRICS = "val_metrics.json"
 INFERENCE = "inference.json"
@@ -43,6 +45,16 @@ def model_slug(spec: str) -> str:
     return spec.replace(":", "_").replace(",", "_").replace("=", "").replace("/", "_")
 
 
+def run_folder(out: Path, molecule: str, model: str, seed: int,
+               train_size: int | None = None) -> Path:
+    """Folder of one run; ``train_size`` None (a study of one size) keeps no ``n<size>``
+    level, so studies made before training-set sizes existed still resume."""
+    base = Path(out) / "runs" / molecule / model_slug(model)
+    if train_size is not None:
+        base = base / f"n{train_size}"
+    return base / f"seed{seed}"
+
+
 @dataclass
 class PlannedRun:
     molecule: str
@@ -54,10 +66,13 @@ class PlannedRun:
     #: the saved config differs only in data.data_dir: record the new folder on resume
     #: (the data files themselves are checked by SHA-256 when training resumes)
     rewrite_config: bool = False
+    #: the study's training-set size of this run (None: the study has one size)
+    train_size: int | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.molecule} {self.model} seed {self.seed}"
+        size = "" if self.train_size is None else f" n={self.train_size}"
+        return f"{self.molecule} {self.model}{size} seed {self.seed}"
 
     @property
     def cost(self) -> float:
@@ -87,7 +102,8 @@ def required_outputs(symmetry: bool) -> tuple[str, ...]:
 
 
 def plan_runs(spec: StudySpec, out: Path, symmetry: bool = False) -> list[PlannedRun]:
-    """Every (molecule, model, seed) of the study with its folder and status.
+    """Every (molecule, model, training-set size, seed) of the study with its folder and
+    status.
 
     A started run whose saved config differs from the one the study asks for is an
     error (naming the keys): the folder belongs to another study.
@@ -96,14 +112,16 @@ def plan_runs(spec: StudySpec, out: Path, symmetry: bool = False) -> list[Planne
     required = required_outputs(symmetry)
     for molecule in spec.molecules:
         for model in spec.models:
-            for seed in spec.seeds:
-                run_dir = Path(out) / "runs" / molecule / model_slug(model) / f"seed{seed}"
-                config = spec.run_config(molecule, model, seed)
-                status = run_status(run_dir, required)
-                rewrite = False
-                if (run_dir / rundir.CONFIG).is_file():
-                    rewrite = _check_same_config(run_dir, config) and status != "done"
-                runs.append(PlannedRun(molecule, model, seed, run_dir, config, status, rewrite))
+            for size in spec.sizes:
+                for seed in spec.seeds:
+                    run_dir = run_folder(out, molecule, model, seed, size)
+                    config = spec.run_config(molecule, model, seed, size)
+                    status = run_status(run_dir, required)
+                    rewrite = False
+                    if (run_dir / rundir.CONFIG).is_file():
+                        rewrite = _check_same_config(run_dir, config) and status != "done"
+                    runs.append(PlannedRun(molecule, model, seed, run_dir, config, status,
+                                           rewrite, size))
     return runs
 
 
@@ -117,8 +135,8 @@ def _check_same_config(run_dir: Path, config: Config) -> bool:
         saved = yaml.safe_load((run_dir / rundir.CONFIG).read_text())
     except (OSError, yaml.YAMLError) as err:
         raise RunDirError(f"{run_dir}: unreadable {rundir.CONFIG} ({err})") from None
-    want = _flat(config.to_dict())
-    have = _flat(saved if isinstance(saved, dict) else {})
+    want = flatten(config.to_dict())
+    have = flatten(saved if isinstance(saved, dict) else {})
     diff = sorted(k for k in set(want) | set(have) if have.get(k) != want.get(k))
     if set(diff) - MOVABLE:
         diff = [k for k in diff if k not in MOVABLE]
@@ -128,12 +146,3 @@ def _check_same_config(run_dir: Path, config: Config) -> bool:
             "options to resume that study, or give another --out")
     return bool(diff)
 
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

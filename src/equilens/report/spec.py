@@ -1,4 +1,4 @@
-"""What a study runs: preset, molecules, models, seeds and config overrides.
+"""What a study runs: preset, molecules, models, seeds, training-set sizes and overrides.
 
 A study file (``--config study.yaml``) has the keys of :data:`STUDY_KEYS`::
 
@@ -6,6 +6,8 @@ A study file (``--config study.yaml``) has the keys of :data:`STUDY_KEYS`::
     molecules: [aspirin, ethanol, toluene]
     models: [gcn, egnn, "egnn:l_max=0"]
     seeds: [0, 1, 2]
+    train_sizes: [50, 100, 250, 500, 1000]   # optional: one run per size (data.n_train)
+    forces: false         # train on energies and forces -dE/dr (training.forces)
     overrides: {training.epochs: 100, data.labels: md17}
     method: tsne          # latent projection: tsne | pca | umap
     perplexity: 30
@@ -29,23 +31,35 @@ from equilens.models import canonical, resolve_spec
 from equilens.report.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, get_preset
 from equilens.training.config import Config, config_from_dict, dotted, merge, read_yaml
 
-STUDY_KEYS = ("preset", "molecules", "models", "seeds", "overrides", "method", "perplexity")
+STUDY_KEYS = ("preset", "molecules", "models", "seeds", "train_sizes", "forces", "overrides",
+              "method", "perplexity")
 #: Written into study.yaml for the record; ignored when the file is read back.
 RECORD_KEYS = ("resolved",)
 #: Study axes: set through molecules/models/seeds, never through overrides.
 AXIS_KEYS = {"data.molecule": "molecules", "model": "models", "training.seed": "seeds",
              "data.file": "molecules"}
 METHODS = ("tsne", "pca", "umap")
+#: The smallest training set a run accepts (data.n_train).
+MIN_TRAIN_SIZE = 2
 
 
 @dataclass
 class StudySpec:
-    """A resolved study: every run is (molecule, model, seed) with the same overrides."""
+    """A resolved study: every run is (molecule, model, training-set size, seed) with the
+    same overrides.
+
+    ``train_sizes`` empty: one size per molecule (the preset's or ``data.n_train``);
+    otherwise each size is a run of its own with ``data.n_train`` set to it, and
+    ``data.n_train`` may not be overridden. ``forces`` None: as the preset and overrides
+    say (``training.forces``); True/False: set for every run.
+    """
 
     preset: str = "seed"
     molecules: list[str] = field(default_factory=lambda: list(DEFAULT_MOLECULES))
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     seeds: list[int] = field(default_factory=list)  # empty: the preset's
+    train_sizes: list[int] = field(default_factory=list)  # empty: one size
+    forces: bool | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     method: str | None = None  # None: the preset's
     perplexity: float | None = None
@@ -84,6 +98,8 @@ class StudySpec:
             if key in AXIS_KEYS:
                 raise ConfigError(f"overrides: '{key}' is a study axis; set it with "
                                   f"'{AXIS_KEYS[key]}' (--{AXIS_KEYS[key]})")
+        self._validate_sizes()
+        self._validate_forces()
         self.method = self.method or preset.method
         if self.method not in METHODS:
             raise ConfigError(f"method: '{self.method}' is not one of {', '.join(METHODS)}"
@@ -92,32 +108,86 @@ class StudySpec:
         if not self.perplexity > 0:
             raise ConfigError(f"perplexity must be > 0, got {self.perplexity}")
         for mol in self.molecules:  # every run config must be valid before anything runs
-            cfg = self.run_config(mol, self.models[0], self.seeds[0])
-            if cfg.data.n_test < 1:
-                raise ConfigError("data.n_test must be >= 1 in a study (the report compares "
-                                  "test errors)")
+            for size in self.sizes:
+                cfg = self.run_config(mol, self.models[0], self.seeds[0], size)
+                if cfg.data.n_test < 1:
+                    raise ConfigError("data.n_test must be >= 1 in a study (the report "
+                                      "compares test errors)")
         return self
 
-    def run_config(self, molecule: str, model: str, seed: int) -> Config:
-        """The full, validated config of one run."""
+    @property
+    def sizes(self) -> list[int | None]:
+        """The training-set sizes of the plan: ``train_sizes``, or ``[None]`` (one size)."""
+        return list(self.train_sizes) or [None]
+
+    def _validate_sizes(self) -> None:
+        if not self.train_sizes:
+            self.train_sizes = []
+            return
+        try:
+            sizes = [_int(n) for n in self.train_sizes]
+        except (TypeError, ValueError):
+            raise ConfigError(f"train_sizes must be whole numbers of training frames, got "
+                              f"{self.train_sizes!r}") from None
+        small = [n for n in sizes if n < MIN_TRAIN_SIZE]
+        if small:
+            raise ConfigError(f"train_sizes: {small[0]} is too small; each size must be >= "
+                              f"{MIN_TRAIN_SIZE} training frames")
+        _no_duplicates("train_sizes", sizes)
+        if "data.n_train" in self.overrides:
+            raise ConfigError(f"overrides: 'data.n_train' ({self.overrides['data.n_train']!r}) "
+                              "is a study axis when train_sizes is given; list every size in "
+                              "train_sizes (--train-sizes) instead of --n-train")
+        self.train_sizes = sorted(sizes)
+
+    def _validate_forces(self) -> None:
+        if self.forces is None:
+            return
+        if not isinstance(self.forces, bool):
+            raise ConfigError(f"forces must be true or false, got {self.forces!r}")
+        if "training.forces" in self.overrides:
+            given = config_from_dict(dotted({"training.forces": self.overrides[
+                "training.forces"]})).training.forces
+            if given != self.forces:
+                raise ConfigError(f"forces: {str(self.forces).lower()} contradicts overrides "
+                                  f"training.forces={self.overrides['training.forces']!r}; "
+                                  "give one of them")
+
+    def run_config(self, molecule: str, model: str, seed: int,
+                   n_train: int | None = None) -> Config:
+        """The full, validated config of one run (``n_train`` None: the study's one size)."""
         preset = get_preset(self.preset)
         raw = merge(dotted(preset.run_overrides(molecule)), dotted(self.overrides))
-        raw = merge(raw, {"data": {"molecule": molecule, "file": None}, "model": model,
-                          "training": {"seed": seed}})
-        return config_from_dict(raw)
+        axes: dict[str, Any] = {"data": {"molecule": molecule, "file": None}, "model": model,
+                                "training": {"seed": seed}}
+        if n_train is not None:
+            axes["data"]["n_train"] = n_train
+        if self.forces is not None:
+            axes["training"]["forces"] = self.forces
+        return config_from_dict(merge(raw, axes))
+
+    @property
+    def trains_forces(self) -> bool:
+        """Whether the runs train on forces (the same for every run)."""
+        return self.run_config(self.molecules[0], self.models[0], self.seeds[0],
+                               self.sizes[0]).training.forces
 
     def to_dict(self, with_resolved: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"preset": self.preset, "molecules": list(self.molecules),
                                "models": list(self.models), "seeds": list(self.seeds),
+                               "train_sizes": list(self.train_sizes), "forces": self.forces,
                                "overrides": dict(self.overrides), "method": self.method,
                                "perplexity": self.perplexity}
         if with_resolved:
-            out["resolved"] = {mol: self.run_config(mol, self.models[0], self.seeds[0]).to_dict()
+            out["resolved"] = {mol: self.run_config(mol, self.models[0], self.seeds[0],
+                                                    self.sizes[0]).to_dict()
                                for mol in self.molecules}
             for cfg in out["resolved"].values():  # the axes vary per run
                 cfg.pop("model", None)
                 cfg["training"].pop("seed", None)
                 cfg["data"].pop("molecule", None)
+                if self.train_sizes:
+                    cfg["data"].pop("n_train", None)
         return out
 
     def to_yaml(self) -> str:
@@ -155,11 +225,15 @@ def read_study_file(path: str | Path) -> dict[str, Any]:
             continue
         if key in ("molecules", "models"):
             out[key] = [str(v) for v in _as_list(key, value)]
-        elif key == "seeds":
+        elif key in ("seeds", "train_sizes"):
             try:
-                out[key] = [_int(v) for v in _as_list(key, value)]
+                out[key] = [_int(v) for v in _as_list(key, value or [])]
             except (TypeError, ValueError):
-                raise ConfigError(f"{path}: seeds must be integers, got {value!r}") from None
+                raise ConfigError(f"{path}: {key} must be integers, got {value!r}") from None
+        elif key == "forces":
+            if value is not None and not isinstance(value, bool):
+                raise ConfigError(f"{path}: forces must be true or false, got {value!r}")
+            out[key] = value
         elif key == "overrides":
             out[key] = _flatten_overrides(path, value)
         elif key == "perplexity":
@@ -199,11 +273,13 @@ def _flatten_overrides(path: str | Path, value: Any, prefix: str = "") -> dict[s
 def build_spec(file: str | Path | None = None, *, preset: str | None = None,
                molecules: list[str] | None = None, models: list[str] | None = None,
                seeds: list[int] | None = None, overrides: dict[str, Any] | None = None,
-               method: str | None = None, perplexity: float | None = None) -> StudySpec:
+               method: str | None = None, perplexity: float | None = None,
+               train_sizes: list[int] | None = None, forces: bool | None = None) -> StudySpec:
     """Defaults ← study file ← arguments (None: not given); validated."""
     raw = read_study_file(file) if file else {}
     given = {"preset": preset, "molecules": molecules, "models": models, "seeds": seeds,
-             "method": method, "perplexity": perplexity}
+             "method": method, "perplexity": perplexity, "train_sizes": train_sizes,
+             "forces": forces}
     raw |= {k: v for k, v in given.items() if v is not None}
     raw["overrides"] = {**raw.get("overrides", {}), **(overrides or {})}
     spec = StudySpec(**raw)

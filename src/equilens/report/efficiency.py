@@ -1,0 +1,265 @@
+"""Sample efficiency: test error against the number of training frames.
+
+With ``train_sizes`` a study trains every model on each training-set size. On log-log
+axes a learning curve is close to a straight line, MAE ≈ a·n^b. The slope b is fitted by
+least squares of log MAE on log n over every seed's points (more negative: the error
+falls faster as data is added). Its seed spread is the standard deviation (n-1) of the
+slopes fitted to each seed alone, and two models' slopes are compared with a Welch
+t-test over those per-seed slopes (:func:`equilens.report.conclusion.compare`), as every
+other verdict of the report.
+
+For rMD17 the ``n`` training frames of a seed are the first ``n`` of one shuffle of the
+split's training file, so the smaller sets are inside the larger ones, and the validation
+and test frames of a seed are the same at every size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from equilens.report.aggregate import stats
+from equilens.report.conclusion import Conclusion, compare, fmt, model_kind, verdict_parts
+
+#: quantity → (record key, words, unit)
+QUANTITIES: dict[str, tuple[str, str, str]] = {
+    "energy": ("test_energy_mae_kcal", "test energy MAE", "kcal/mol"),
+    "forces": ("test_force_mae_kcal", "test force MAE", "kcal/mol/Å"),
+}
+#: How the slopes and their spread are computed, for the report and summary.json.
+METHOD = ("least squares of log(test MAE) on log(training frames) over every seed's "
+          "points; spread: std (n-1) of the slopes fitted to each seed alone; verdicts: "
+          "Welch t-test over the per-seed slopes, p < 0.05")
+
+
+def fit_slope(n_train: Any, mae: Any) -> tuple[float, float]:
+    """The line through (log n, log MAE) by least squares.
+
+    Args:
+        n_train: (k,) training-set sizes, frames (> 0).
+        mae: (k,) errors at those sizes, any unit (> 0).
+
+    Returns:
+        ``(slope, prefactor)`` of MAE ≈ prefactor · n^slope (prefactor in MAE's unit).
+
+    Raises:
+        ValueError: fewer than two distinct sizes, a length mismatch, or a value that is
+            not positive and finite.
+    """
+    n = np.asarray(n_train, dtype=float).ravel()
+    y = np.asarray(mae, dtype=float).ravel()
+    if n.shape != y.shape:
+        raise ValueError(f"{n.size} training-set sizes but {y.size} errors")
+    if not (np.all(np.isfinite(n)) and np.all(np.isfinite(y)) and np.all(n > 0)
+            and np.all(y > 0)):
+        raise ValueError("sizes and errors must be positive and finite to take logs")
+    if np.unique(n).size < 2:
+        raise ValueError(f"a slope needs at least two training-set sizes, got {np.unique(n)}")
+    slope, intercept = np.polyfit(np.log(n), np.log(y), 1)
+    return float(slope), float(np.exp(intercept))
+
+
+def log_r2(n_train: Any, mae: Any, slope: float, prefactor: float) -> float:
+    """R² of the fit in log space (1: the points lie on one power law; low: the curve
+    bends, e.g. flat at small sizes and steep at large ones). Shapes as :func:`fit_slope`."""
+    y = np.log(np.asarray(mae, dtype=float))
+    resid = y - np.log(prefactor) - slope * np.log(np.asarray(n_train, dtype=float))
+    total = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum(resid ** 2)) / total if total > 0 else float("nan")
+
+
+def learning_points(records: list[dict[str, Any]], molecule: str, model: str,
+                    key: str) -> list[tuple[int, int, float]]:
+    """``(seed, n_train, value)`` of every finished run whose ``key`` is positive."""
+    out = []
+    for r in records:
+        value = r.get(key)
+        if (r["molecule"] == molecule and r["model"] == model and r["status"] == "done"
+                and value is not None and math.isfinite(value) and value > 0):
+            out.append((int(r["seed"]), int(r["n_train"]), float(value)))
+    return sorted(out, key=lambda p: (p[1], p[0]))
+
+
+def fit_curves(records: list[dict[str, Any]], molecules: list[str], models: list[str],
+               forces: bool = False) -> list[dict[str, Any]]:
+    """One fit per molecule × model × quantity (energy, and forces when trained on them).
+
+    Each entry: ``molecule``, ``model``, ``quantity``, ``key``, ``unit``, ``sizes``,
+    ``n_points``, ``points`` [(seed, n_train, MAE)], ``slope``, ``prefactor`` and ``r2``
+    (the fit's R² in log space; None with fewer than two sizes), ``seed_slopes``
+    {seed: slope} and ``seed_spread`` (stats of the per-seed slopes: mean, std, n, values).
+    """
+    out = []
+    quantities = ["energy"] + (["forces"] if forces else [])
+    for mol in molecules:
+        for model in models:
+            for quantity in quantities:
+                key, _, unit = QUANTITIES[quantity]
+                points = learning_points(records, mol, model, key)
+                entry: dict[str, Any] = {
+                    "molecule": mol, "model": model, "quantity": quantity, "key": key,
+                    "unit": unit, "sizes": sorted({p[1] for p in points}),
+                    "n_points": len(points), "points": points, "slope": None,
+                    "prefactor": None, "r2": None, "seed_slopes": {}}
+                if len(entry["sizes"]) >= 2:
+                    ns, values = [p[1] for p in points], [p[2] for p in points]
+                    entry["slope"], entry["prefactor"] = fit_slope(ns, values)
+                    entry["r2"] = log_r2(ns, values, entry["slope"], entry["prefactor"])
+                for seed in sorted({p[0] for p in points}):
+                    mine = [p for p in points if p[0] == seed]
+                    if len({p[1] for p in mine}) >= 2:
+                        entry["seed_slopes"][seed] = fit_slope([p[1] for p in mine],
+                                                               [p[2] for p in mine])[0]
+                entry["seed_spread"] = stats(entry["seed_slopes"].values())
+                out.append(entry)
+    return out
+
+
+def _slope_text(fit: dict[str, Any]) -> str:
+    spread = fit["seed_spread"]
+    if spread["n"] >= 2:
+        return f"{fit['slope']:.2f} (per seed {fmt(spread['mean'], spread['std'])})"
+    return f"{fit['slope']:.2f}"
+
+
+def never_learns(fit: dict[str, Any], mean_predictor: dict[int, float]) -> bool:
+    """Whether a model's energy MAE is not clearly below the mean predictor's (mean + one
+    std over seeds not below it) at any size: a flat curve then means nothing is learnt."""
+    sizes = [n for n in fit["sizes"] if n in mean_predictor]
+    if not sizes:
+        return False
+    for n in sizes:
+        s = stats(v for _, m, v in fit["points"] if m == n)
+        spread = 0.0 if s["std"] is None or math.isnan(s["std"]) else s["std"]
+        if s["mean"] + spread < mean_predictor[n]:
+            return False
+    return True
+
+
+def conclude_efficiency(fits: list[dict[str, Any]], molecules: list[str],
+                        models: list[str], still_improving: dict[tuple, list[int]],
+                        out: Conclusion, floors: list[dict[str, Any]] = ()) -> None:
+    """Add the slope sentences to ``out``: per molecule and quantity, every model's slope,
+    then each equivariant model against each invariant one (a Welch t-test over the
+    per-seed slopes); records each comparison in ``out.comparisons``.
+
+    ``still_improving[(molecule, model)]``: the sizes whose runs were still improving at
+    their last epoch (their errors, and so the slope, are not converged). ``floors``
+    (per size, see :func:`equilens.report.aggregate.floors`): a model that beats the mean
+    predictor at no size is said to learn nothing, whatever its slope.
+    """
+    by = {(f["molecule"], f["model"], f["quantity"]): f for f in fits if f["slope"] is not None}
+    equivariant = [m for m in models if model_kind(m) == "equivariant"]
+    invariant = [m for m in models if model_kind(m) == "invariant"]
+    tally: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for mol in molecules:
+        items = out.molecules.setdefault(mol, [])
+        for quantity, (key, words, _) in QUANTITIES.items():
+            present = [m for m in models if (mol, m, quantity) in by]
+            if not present:
+                continue
+            sizes = sorted({n for m in present for n in by[(mol, m, quantity)]["sizes"]})
+            slopes = ", ".join(f"{m} {_slope_text(by[(mol, m, quantity)])}" for m in present)
+            items.append(f"Sample efficiency ({words} against {sizes[0]}–{sizes[-1]} training "
+                         f"frames, slope of the log-log fit over every seed): {slopes}.")
+            for eq in (m for m in equivariant if m in present):
+                for inv in (m for m in invariant if m in present):
+                    c = compare(eq, inv, by[(mol, eq, quantity)]["seed_spread"],
+                                by[(mol, inv, quantity)]["seed_spread"])
+                    if c is None:
+                        continue
+                    out.comparisons.append({"molecule": mol, "quantity": f"slope_{key}",
+                                            **c.__dict__})
+                    tally.setdefault((eq, inv, words), []).append((mol, c.verdict))
+                    items.append(_comparison_sentence(c, words))
+        mp = floor_curve(list(floors), mol, "mean predictor")
+        flat = [m for m in models if (mol, m, "energy") in by
+                and never_learns(by[(mol, m, "energy")], mp)]
+        if flat:
+            items.append(f"{', '.join(flat)} {'does' if len(flat) == 1 else 'do'} not clearly "
+                         "beat the mean predictor (mean + one std below it) at any size: a "
+                         "flat curve here means nothing is learnt from these frames, not that "
+                         "no more data is needed.")
+        slow = {m: sizes for (mo, m), sizes in still_improving.items() if mo == mol and sizes}
+        if slow:
+            items.append("Still improving at the last epoch, so those errors and the slopes "
+                         "mix data with training length: " + "; ".join(
+                             f"{m} at n = {', '.join(map(str, s))}" for m, s in slow.items())
+                         + ".")
+    for (eq, inv, words), verdicts in tally.items():
+        out.headline.append(_headline(eq, inv, words, verdicts))
+
+
+def _comparison_sentence(c: Any, words: str) -> str:
+    spread = f"per-seed slopes {fmt(c.mean_a, c.std_a)} vs {fmt(c.mean_b, c.std_b)}"
+    if c.p_value is None:
+        return (f"{c.a} vs {c.b}: per-seed slopes {c.mean_a:.2f} vs {c.mean_b:.2f}, one seed "
+                "with two sizes or more each, no verdict.")
+    p = "p < 0.001" if c.p_value < 0.001 else f"p = {c.p_value:.3f}"
+    test = f"Welch {p} over {c.n_a} vs {c.n_b} seeds"
+    if c.verdict in ("better", "worse"):
+        fast, slow = (c.a, c.b) if c.verdict == "better" else (c.b, c.a)
+        return (f"The {words} of {fast} falls faster with more training frames than that of "
+                f"{slow}: {spread} ({test}).")
+    return f"The slopes of {c.a} and {c.b} are within the seed spread: {spread} ({test})."
+
+
+def _headline(eq: str, inv: str, words: str, verdicts: list[tuple[str, str]]) -> str:
+    parts = verdict_parts(verdicts, f"{eq} steeper", f"{inv} steeper")
+    return (f"Sample efficiency ({words} against training frames, log-log slope), {eq} vs "
+            f"{inv}: " + "; ".join(parts) + " (Welch t-test over per-seed slopes, p < 0.05).")
+
+
+def efficiency_panels(molecule: str, fits: list[dict[str, Any]],
+                      floors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The panels of one molecule's figure (energy, then forces when trained on them) for
+    :func:`equilens.report.figures.plot_sample_efficiency`; the energy panel carries the
+    two floors (mean over seeds at each size)."""
+    panels = []
+    for quantity, (_, words, unit) in QUANTITIES.items():
+        mine = [f for f in fits if f["molecule"] == molecule and f["quantity"] == quantity
+                and f["points"]]
+        if not mine:
+            continue
+        panel: dict[str, Any] = {"title": f"{words} vs training frames",
+                                 "ylabel": f"{words} ({unit})",
+                                 "models": {f["model"]: f for f in mine}}
+        if quantity == "energy":
+            panel["floors"] = [(name, curve) for name in ("mean predictor", "ridge on 1/r")
+                               if len(curve := floor_curve(floors, molecule, name)) > 1]
+        panels.append(panel)
+    return panels
+
+
+def floor_curve(floors: list[dict[str, Any]], molecule: str, name: str) -> dict[int, float]:
+    """{n_train: test MAE mean over seeds} of one floor of one molecule."""
+    return {f["n_train"]: f["test_energy_mae_kcal"]["mean"] for f in floors
+            if f["molecule"] == molecule and f["name"] == name and f["n_train"] is not None
+            and f["test_energy_mae_kcal"]["mean"]}
+
+
+def slope_rows(fits: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The slope table as text: per fit ``molecule``, ``model``, ``quantity`` (words and
+    unit), ``slope``, ``per_seed`` (mean ± std), ``r2`` (of the fit, log space), ``first``
+    and ``last`` (MAE mean ± std over
+    seeds at the smallest and the largest size), ``sizes``, ``seeds``, ``points``."""
+    rows = []
+    for f in fits:
+        if not f["points"]:
+            continue
+        _, words, unit = QUANTITIES[f["quantity"]]
+        at = {n: stats(v for _, m, v in f["points"] if m == n) for n in f["sizes"]}
+        spread = f["seed_spread"]
+        n_lo, n_hi = f["sizes"][0], f["sizes"][-1]
+        rows.append({
+            "molecule": f["molecule"], "model": f["model"], "quantity": f"{words} ({unit})",
+            "slope": "—" if f["slope"] is None else f"{f['slope']:.2f}",
+            "per_seed": fmt(spread["mean"], spread["std"]) if spread["n"] else "—",
+            "r2": "—" if f["r2"] is None else f"{f['r2']:.2f}",
+            "first": f"{fmt(at[n_lo]['mean'], at[n_lo]['std'])} at n = {n_lo}",
+            "last": f"{fmt(at[n_hi]['mean'], at[n_hi]['std'])} at n = {n_hi}",
+            "sizes": ", ".join(map(str, f["sizes"])),
+            "seeds": str(len({s for s, _, _ in f["points"]})), "points": str(f["n_points"])})
+    return rows
