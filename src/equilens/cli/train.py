@@ -79,5 +79,6 @@ def _check_data(config: Config, experiment: Experiment) -> None:
     if not config.training.forces or experiment.splits.train.forces is not None:
         return
     source = config.data.file or experiment.splits.train.source
-    read_file(source, config.data.labels, forces=True)  # raises, naming the keys
+    read_file(source, config.data.labels, forces=True, energy_key=config.data.energy_key,
+              forces_key=config.data.forces_key)  # raises, naming the keys
     raise DataError(f"{source}: training.forces is set but the training frames have no forces")

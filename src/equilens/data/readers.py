@@ -246,11 +246,12 @@ def _ase_forces(path: Path, i: int, atoms, key: str, required: bool) -> np.ndarr
     return forces
 
 
-def read_file(path: str | Path, labels: str = "rmd17", forces: bool = False) -> Frames:
+def read_file(path: str | Path, labels: str = "rmd17", forces: bool = False,
+              energy_key: str = "energy", forces_key: str = "forces") -> Frames:
     """Dispatch on the file: rMD17 or MD17 ``.npz`` by its keys, anything else through ASE.
 
     With ``forces``, a file without forces in every frame is a DataError that lists the
-    keys it has.
+    keys it has. ``energy_key``/``forces_key`` name the labels in an ASE file.
     """
     path = Path(path)
     if path.suffix == ".npz":
@@ -266,4 +267,4 @@ def read_file(path: str | Path, labels: str = "rmd17", forces: bool = False) -> 
             f"missing: {', '.join(_missing(data_keys, nearer))}"
             f"{_hints(data_keys, _missing(data_keys, nearer))}"
         )
-    return read_ase(path, forces_key="forces" if forces else None)
+    return read_ase(path, energy_key=energy_key, forces_key=forces_key if forces else None)

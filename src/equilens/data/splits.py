@@ -109,11 +109,16 @@ def split_rmd17(molecule: str, split: str | int = "01", *, labels: str = "rmd17"
 
 
 def split_file(path: str | Path, *, labels: str = "rmd17", n_train: int = 1000,
-               n_val: int = 500, n_test: int = 500, seed: int = 0) -> Splits:
-    """Split one file (extxyz, MD17 npz, ...) into consecutive parts of one shuffle."""
+               n_val: int = 500, n_test: int = 500, seed: int = 0, forces: bool = False,
+               energy_key: str = "energy", forces_key: str = "forces") -> Splits:
+    """Split one file (extxyz, MD17 npz, ...) into consecutive parts of one shuffle.
+
+    ``forces``: the forces are required (a file without them is a DataError);
+    ``energy_key``/``forces_key``: where an ASE file keeps its labels.
+    """
     _check_sizes(n_train, n_val, n_test)
     path = Path(path)
-    frames = read_file(path, labels)
+    frames = read_file(path, labels, forces, energy_key, forces_key)
     need = n_train + n_val + n_test
     if need > len(frames):
         raise DataError(

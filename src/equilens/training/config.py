@@ -27,6 +27,10 @@ class DataConfig:
     molecule: str | None = "ethanol"
     #: Any ASE-readable file with energies, or an MD17 npz, used instead of rMD17.
     file: str | None = None
+    #: Key of the energy (eV) in an ASE file's info or calculator results.
+    energy_key: str = "energy"
+    #: Key of the forces (eV/Å) in an ASE file's arrays or calculator results.
+    forces_key: str = "forces"
     #: rMD17 split, "01".."05".
     split: str = "01"
     #: Folder holding the rMD17 files (else $EQUILENS_DATA_DIR, the cache, a download).

@@ -28,7 +28,8 @@ def load_splits(config: Config) -> Splits:
     d, seed = config.data, config.training.seed
     sizes = {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test, "seed": seed}
     if d.file:
-        return split_file(d.file, labels=d.labels, **sizes)
+        return split_file(d.file, labels=d.labels, forces=config.training.forces,
+                          energy_key=d.energy_key, forces_key=d.forces_key, **sizes)
     return split_rmd17(d.molecule, d.split, labels=d.labels, data_dir=d.data_dir, **sizes)
 
 
