@@ -8,6 +8,7 @@ run continues exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 from equilens.data import keys, to_device
 from equilens.data.units import KCAL_MOL_TO_MEV
 from equilens.errors import DataError, EquilensError
-from equilens.io import write_csv, write_json, write_text
+from equilens.io import write_csv, write_json
 from equilens.models import energy_and_forces
 from equilens.training import checkpoint, rundir
 from equilens.training.config import Config
@@ -235,7 +236,13 @@ class _Log:
         self.path, self.show = path, show
 
     def line(self, text: str, quiet: bool = False) -> None:
-        before = self.path.read_text() if self.path.is_file() else ""
-        write_text(self.path, before + text + "\n")  # atomic: a kill never cuts a line
+        # One write(2) on an O_APPEND descriptor: a line lands whole or not at all (a kill
+        # cannot split a write to a regular file), and concurrent writers never erase each
+        # other's lines, as a read-modify-write rename could.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, (text + "\n").encode())
+        finally:
+            os.close(fd)
         if self.show and not quiet:
             tqdm.write(text)
