@@ -156,7 +156,8 @@ def test_resume_with_another_config(run_dir, tmp_path, offline, capsys):
     before = digest(run_dir)
     error_line(run(resume(run_dir, "--lr", "0.5"), capsys), str(run_dir),
                "its config differs from the one given in training.lr",
-               "resume with the same config, or give a new --out")
+               "resume with the same config (only training.epochs and training.time_limit_s "
+               "may change), or give a new --out")
     other = tmp_path / "other.yaml"
     other.write_text("model: gcn:channels=16\ndata:\n  n_val: 6\n")
     error_line(run(resume(run_dir, "--config", other), capsys),

@@ -253,3 +253,19 @@ def test_evaluate(tiny_run):
         float(np.abs(pred - splits.test.energy).mean()), rel=1e-9)
     table = format_evaluation(result)
     assert "MAE" in table and "mean predictor" in table and "ridge on 1/r" in table
+
+
+def test_resume_with_more_epochs_extends_the_run(rmd17_dir, tmp_path):
+    """Only the training length may change on --resume: the run continues from its last
+    epoch to the new total, and config.yaml records the new length."""
+    run_dir = tmp_path / "extend"
+    train(tiny_config(rmd17_dir, **{"training.epochs": 1}), run_dir, progress=False)
+    longer = tiny_config(rmd17_dir, **{"training.epochs": 3})
+    result = train(longer, run_dir, resume=True, progress=False)
+    assert result.epochs == 3
+    assert [int(r["epoch"]) for r in read_metrics(run_dir)] == [1, 2, 3]
+    assert read_config(run_dir).training.epochs == 3
+    assert "resuming" in (run_dir / "train.log").read_text()
+    straight = tmp_path / "straight"
+    train(longer, straight, progress=False)
+    assert without_time(read_metrics(run_dir)) == without_time(read_metrics(straight))

@@ -87,7 +87,8 @@ def _check_belongs(path: Path, ckpt: dict[str, Any]) -> None:
     except ConfigError as err:
         raise RunDirError(f"{path}: its recorded config is not valid ({err})") from None
     ours = flatten(rundir.read_config(run_dir).to_dict())
-    differ = [k for k in ours if k not in MOVABLE and ours[k] != theirs.get(k)]
+    differ = [k for k in ours if k not in MOVABLE + rundir.EXTENDABLE
+              and ours[k] != theirs.get(k)]
     if differ:
         first = differ[0]
         raise RunDirError(

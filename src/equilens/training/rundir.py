@@ -52,6 +52,10 @@ def default_run_dir(config: Config) -> Path:
     return Path("runs") / f"{name}-{model}-s{config.training.seed}-{stamp}"
 
 
+#: Keys a resumed run may change: how long it trains (``--resume --epochs 200`` extends it).
+EXTENDABLE = ("training.epochs", "training.time_limit_s")
+
+
 def prepare(run_dir: Path, config: Config, resume: bool) -> None:
     """Check that a new run folder is free, or that ``resume`` continues a compatible one.
 
@@ -67,13 +71,13 @@ def prepare(run_dir: Path, config: Config, resume: bool) -> None:
     if resume:
         if not existing.is_file():
             raise RunDirError(f"{run_dir}: nothing to resume (no {CONFIG}); drop --resume to start")
-        saved = read_config(run_dir)
-        if saved.to_dict() != config.to_dict():
-            diff = [k for k in flatten(config.to_dict()) if flatten(config.to_dict())[k] != flatten(
-                saved.to_dict()).get(k)]
+        saved, given = flatten(read_config(run_dir).to_dict()), flatten(config.to_dict())
+        diff = [k for k in given if given[k] != saved.get(k) and k not in EXTENDABLE]
+        if diff:
             raise RunDirError(
                 f"{run_dir}: its config differs from the one given in {', '.join(diff)}; "
-                "resume with the same config, or give a new --out"
+                "resume with the same config (only "
+                f"{' and '.join(EXTENDABLE)} may change), or give a new --out"
             )
         remove_temporaries(run_dir)
         _check_resume_point(run_dir)

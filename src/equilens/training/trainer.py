@@ -90,6 +90,8 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
         raise DataError(f"training.forces is set but {exp.splits.train.source} has no forces")
     if resume and (run_dir / rundir.ENVIRONMENT).is_file():
         rundir.check_same_data(run_dir, exp.splits.files)
+        if rundir.read_config(run_dir).to_dict() != config.to_dict():  # extended (EXTENDABLE)
+            rundir.write_config(run_dir, config)
     else:
         rundir.write_config(run_dir, config)
         rundir.record_environment(run_dir, exp.splits.files)
