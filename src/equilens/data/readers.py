@@ -147,10 +147,13 @@ def read_rmd17_npz(path: str | Path, labels: str = "rmd17") -> Frames:
             MD17 labels of the same frames, ``old_energies``/``old_forces``).
     """
     path = Path(path)
+    return _rmd17_frames(path, _load_npz(path), labels)
+
+
+def _rmd17_frames(path: Path, data: dict[str, np.ndarray], labels: str) -> Frames:
     if labels not in LABEL_KEYS:
         raise DataError(f"unknown label set '{labels}'; allowed: {', '.join(LABEL_KEYS)}")
     e_key, f_key = LABEL_KEYS[labels]
-    data = _load_npz(path)
     _require_labels(data, labels, path)
     _require(data, ("nuclear_charges", "coords", e_key, f_key, "old_indices"), path)
     return _uniform(path, data["nuclear_charges"], data["coords"], data[e_key], data[f_key],
@@ -161,7 +164,10 @@ def read_md17_npz(path: str | Path, forces: bool = False) -> Frames:
     """An original MD17 file (``md17_<mol>.npz`` with keys R, z, E, F; F optional unless
     ``forces``)."""
     path = Path(path)
-    data = _load_npz(path)
+    return _md17_frames(path, _load_npz(path), forces)
+
+
+def _md17_frames(path: Path, data: dict[str, np.ndarray], forces: bool) -> Frames:
     _require(data, MD17_KEYS + (("F",) if forces else ()), path)
     n = data["R"].shape[0] if data["R"].ndim == 3 else 0
     return _uniform(path, data["z"], data["R"], data["E"], data.get("F"), np.arange(n))
@@ -255,11 +261,11 @@ def read_file(path: str | Path, labels: str = "rmd17", forces: bool = False,
     """
     path = Path(path)
     if path.suffix == ".npz":
-        data_keys = _load_npz(path)
+        data_keys = _load_npz(path)  # read once, then dispatched on its keys
         if "nuclear_charges" in data_keys:
-            return read_rmd17_npz(path, labels)
+            return _rmd17_frames(path, data_keys, labels)
         if set(MD17_KEYS) <= set(data_keys):
-            return read_md17_npz(path, forces)
+            return _md17_frames(path, data_keys, forces)
         nearer = min((RMD17_KEYS, MD17_KEYS), key=lambda keys: len(_missing(data_keys, keys)))
         raise DataError(
             f"{path}: neither an rMD17 npz ({', '.join(RMD17_KEYS)}) nor an MD17 npz "

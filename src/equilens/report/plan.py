@@ -125,10 +125,6 @@ def plan_runs(spec: StudySpec, out: Path, symmetry: bool = False) -> list[Planne
     return runs
 
 
-#: Keys that may change between invocations of the same study.
-MOVABLE = {"data.data_dir"}
-
-
 def _check_same_config(run_dir: Path, config: Config) -> bool:
     """Raise if the saved config differs in a key that matters; True if it differs at all."""
     try:
@@ -138,8 +134,8 @@ def _check_same_config(run_dir: Path, config: Config) -> bool:
     want = flatten(config.to_dict())
     have = flatten(saved if isinstance(saved, dict) else {})
     diff = sorted(k for k in set(want) | set(have) if have.get(k) != want.get(k))
-    if set(diff) - MOVABLE:
-        diff = [k for k in diff if k not in MOVABLE]
+    if set(diff) - set(rundir.MOVABLE):
+        diff = [k for k in diff if k not in rundir.MOVABLE]
         shown = ", ".join(f"{k} ({have.get(k)!r} there, {want.get(k)!r} now)" for k in diff[:4])
         raise RunDirError(
             f"{run_dir} was made with a different config: {shown}. Rerun with the same "

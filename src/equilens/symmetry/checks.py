@@ -48,7 +48,8 @@ from e3nn.util.test import equivariance_error
 
 from equilens.data import keys
 from equilens.errors import ConfigError
-from equilens.symmetry.precision import DTYPE_NAMES, TOLERANCES, default_dtype, resolve_dtype
+from equilens.models import default_dtype
+from equilens.symmetry.precision import DTYPE_NAMES, TOLERANCES, resolve_dtype
 from equilens.symmetry.transforms import (
     permute_batch,
     random_orthogonal,

@@ -8,7 +8,7 @@ Made under the usual float32 default, they are rounded to float32 and stay so af
 checkpoint of a float32 run). Such a model is equivariant only to ~4e-9 relative in
 float64 (measured on a trained ``egnn:l_max=2``), and D(Q) from float32 generators
 is off by ~1e-6. Models and D matrices for float64 checks are therefore made inside
-:func:`default_dtype` (float64).
+:func:`equilens.models.default_dtype` (float64).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import torch
 
 from equilens.errors import ConfigError
-from equilens.models import default_dtype  # noqa: F401  (re-exported)
 
 #: Largest allowed ``max_rel_error`` of a check, per dtype.
 #:

@@ -17,7 +17,6 @@ from equilens.training.experiment import DTYPES
 
 FORMAT = "equilens-checkpoint-1"
 #: Config keys a checkpoint may differ in from its run folder: where the data lives.
-MOVABLE = ("data.data_dir",)
 
 
 class NonFiniteWeights(EquilensError):
@@ -87,7 +86,7 @@ def _check_belongs(path: Path, ckpt: dict[str, Any]) -> None:
     except ConfigError as err:
         raise RunDirError(f"{path}: its recorded config is not valid ({err})") from None
     ours = flatten(rundir.read_config(run_dir).to_dict())
-    differ = [k for k in ours if k not in MOVABLE + rundir.EXTENDABLE
+    differ = [k for k in ours if k not in rundir.MOVABLE + rundir.EXTENDABLE
               and ours[k] != theirs.get(k)]
     if differ:
         first = differ[0]

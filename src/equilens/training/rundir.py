@@ -52,6 +52,9 @@ def default_run_dir(config: Config) -> Path:
     return Path("runs") / f"{name}-{model}-s{config.training.seed}-{stamp}"
 
 
+#: Keys that may differ between a run folder and its checkpoints or a later invocation:
+#: where the data lies, not what it is (the data files are checked by SHA-256).
+MOVABLE = ("data.data_dir",)
 #: Keys a resumed run may change: how long it trains (``--resume --epochs 200`` extends it).
 EXTENDABLE = ("training.epochs", "training.time_limit_s")
 
@@ -181,9 +184,14 @@ def record_environment(run_dir: Path, data_files: dict[str, str]) -> None:
     })
 
 
+def recorded_data(run_dir: Path) -> dict[str, str]:
+    """The SHA-256 of every data file, by name, as the run recorded them."""
+    return read_json(run_dir / ENVIRONMENT).get("data_files_sha256", {})
+
+
 def check_same_data(run_dir: Path, data_files: dict[str, str]) -> None:
     """Raise RunDirError if the data files differ from those the run was started on."""
-    recorded = read_json(run_dir / ENVIRONMENT).get("data_files_sha256", {})
+    recorded = recorded_data(run_dir)
     changed = sorted(name for name, digest in data_files.items() if recorded.get(name) != digest)
     if changed:
         raise RunDirError(f"{run_dir}: data file(s) {', '.join(changed)} differ from those the "
@@ -201,7 +209,7 @@ def check_data_file(run_dir: Path, config: Config) -> None:
     path = Path(config.data.file) if config.data.file else None
     if path is None or not path.is_file() or not (run_dir / ENVIRONMENT).is_file():
         return
-    recorded = read_json(run_dir / ENVIRONMENT).get("data_files_sha256", {}).get(path.name)
+    recorded = recorded_data(run_dir).get(path.name)
     actual = sha256(path)
     if recorded is not None and actual != recorded:
         raise RunDirError(
