@@ -22,7 +22,7 @@ from equilens.symmetry import (
     format_table,
     results_to_json,
 )
-from equilens.symmetry.runner import codegen_constants, load_exact
+from equilens.symmetry.runner import architecture_constants, load_exact
 from equilens.training import checkpoint, rundir
 from equilens.training.config import load_config
 from equilens.training.experiment import Experiment
@@ -192,10 +192,12 @@ def float32_run(rmd17_dir, tmp_path_factory):
 
 def test_check_run_uses_exact_constants(float32_run):
     model, config, _ = load_exact(float32_run)
-    constants = codegen_constants(model)
+    constants = architecture_constants(model)
     assert constants and config.training.dtype == "float32"
-    saved = checkpoint.load(float32_run / rundir.BEST)["model_state"]
-    exact = build_model(config.model, 3, config.data.cutoff, 1.0, torch.float64).state_dict()
+    ckpt = checkpoint.load(float32_run / rundir.BEST)
+    saved = ckpt["model_state"]
+    exact = build_model(config.model, 3, config.data.cutoff, ckpt["avg_neighbours"],
+                        torch.float64).state_dict()
     for name in constants:
         assert saved[name].dtype == torch.float32
         assert torch.equal(model.state_dict()[name], exact[name])

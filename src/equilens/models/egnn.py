@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -10,6 +11,8 @@ from torch import nn
 
 from equilens.data import keys
 from equilens.models.interaction import Interaction
+from equilens.models.layout import edge_harmonics, irreps_of, to_flat
+from equilens.models.linear import species_index
 from equilens.models.radial import RadialEmbedding
 from equilens.models.readout import frame_outputs
 from equilens.models.scale_shift import EnergyScaleShift
@@ -36,7 +39,7 @@ class EGNNConfig:
 
 def hidden_irreps(channels: int, l_max: int) -> o3.Irreps:
     """``channels x 0e + channels x 1o + channels x 2e + ...`` up to ``l_max`` (parity (-1)^l)."""
-    return o3.Irreps([(channels, (l, (-1) ** l)) for l in range(l_max + 1)])
+    return irreps_of((channels,) * (l_max + 1))
 
 
 class EGNN(nn.Module):
@@ -45,7 +48,9 @@ class EGNN(nn.Module):
     Pipeline: one-hot species → ``channels x 0e`` → ``layers`` interactions with hidden
     irreps ``hidden_irreps(channels, l_max)`` (the last one scalars only) → per-atom
     energy by a linear head → scale/shift → sum per frame. The graph latent is the mean
-    over atoms of the last layer's ``channels x 0e`` features.
+    over atoms of the last layer's ``channels x 0e`` features. Features travel in the
+    per-order layout of :mod:`equilens.models.layout`; NODE_FEATURES are returned in
+    e3nn's layout.
 
     forward(batch) → dict with ENERGY (n_frames,) kcal/mol, ATOMIC_ENERGY (n_atoms,),
     LATENT (n_frames, channels) and NODE_FEATURES (list over layers, irreps in
@@ -57,37 +62,41 @@ class EGNN(nn.Module):
         self.config = config
         c = config
         self.n_types = n_types
-        self.irreps_sh = o3.Irreps.spherical_harmonics(c.l_max)
         self.radial = RadialEmbedding(cutoff, c.num_basis, c.cutoff_p)
-        self.embed = o3.Linear(f"{n_types}x0e", f"{c.channels}x0e")
-        irreps = o3.Irreps(f"{c.channels}x0e")
+        self.embed = nn.Parameter(torch.randn(n_types, c.channels))
+        muls: tuple[int, ...] = (c.channels,)
         layers = []
         for k in range(c.layers):
-            out = hidden_irreps(c.channels, 0 if k == c.layers - 1 else c.l_max)
-            layers.append(Interaction(irreps, out, self.irreps_sh, n_types, c.num_basis,
+            out = (c.channels,) * (1 if k == c.layers - 1 else c.l_max + 1)
+            layers.append(Interaction(muls, out, c.l_max, n_types, c.num_basis,
                                       c.radial_hidden, avg_neighbours))
-            irreps = out
+            muls = out
         self.interactions = nn.ModuleList(layers)
         self.layer_irreps = [layer.irreps_out for layer in layers]
-        self.latent_irreps = irreps
-        self.head = nn.Sequential(o3.Linear(irreps, f"{max(c.channels // 2, 1)}x0e"),
-                                  o3.Linear(f"{max(c.channels // 2, 1)}x0e", "1x0e"))
+        self.latent_irreps = irreps_of(muls)
+        hidden = max(c.channels // 2, 1)
+        self.head = nn.ParameterList([nn.Parameter(torch.randn(c.channels, hidden)),
+                                      nn.Parameter(torch.randn(hidden, 1))])
+        self.head_alphas = [1.0 / math.sqrt(c.channels), 1.0 / math.sqrt(hidden)]
         self.scale_shift = EnergyScaleShift(n_types)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         pos = batch[keys.POSITIONS]
         types = batch[keys.ATOM_TYPES]
-        edge_index = batch[keys.EDGE_INDEX]
+        src, dst = batch[keys.EDGE_INDEX]
         n_frames = batch[keys.N_ATOMS].shape[0]
-        vec = pos[edge_index[0]] - pos[edge_index[1]]
-        sh = o3.spherical_harmonics(self.irreps_sh, vec, normalize=True, normalization="component")
-        radial = self.radial(vec.norm(dim=-1))
-        attrs = nn.functional.one_hot(types, self.n_types).to(pos.dtype)
-        x = self.embed(attrs)
+        vec = pos.index_select(0, src) - pos.index_select(0, dst)
+        lengths = vec.norm(dim=-1)
+        sh = edge_harmonics(vec, lengths, self.config.l_max)
+        basis = self.radial(lengths)
+        species = species_index(types, self.n_types)
+        xs = [(self.embed * (1.0 / math.sqrt(self.n_types))).index_select(0, types).unsqueeze(0)]
         features = []
         for layer in self.interactions:
-            x = layer(x, attrs, edge_index, sh, radial)
-            features.append(x)
-        atomic = self.scale_shift(self.head(x).squeeze(-1), types)
-        return frame_outputs(batch, atomic, x, n_frames) | {keys.NODE_FEATURES: features}
-
+            xs = layer(xs, species, sh, basis, src, dst)
+            features.append(to_flat(xs))
+        x = xs[0][0]
+        for w, alpha in zip(self.head, self.head_alphas):
+            x = x @ (w * alpha)
+        atomic = self.scale_shift(x.squeeze(-1), types)
+        return frame_outputs(batch, atomic, xs[0][0], n_frames) | {keys.NODE_FEATURES: features}

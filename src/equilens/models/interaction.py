@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
-from e3nn import o3
-from e3nn.nn import FullyConnectedNet, Gate
 from torch import nn
 
-_ACT = {1: torch.nn.functional.silu, -1: torch.tanh}
-_GATE_ACT = {1: torch.sigmoid, -1: torch.tanh}
-
-
-def _gate(irreps_out: o3.Irreps) -> Gate:
-    """Gate whose output is ``irreps_out``: SiLU on scalars, sigmoid gates on l > 0."""
-    scalars = o3.Irreps([(m, ir) for m, ir in irreps_out if ir.l == 0])
-    gated = o3.Irreps([(m, ir) for m, ir in irreps_out if ir.l > 0])
-    gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps("")
-    return Gate(scalars, [_ACT[ir.p] for _, ir in scalars], gates,
-                [_GATE_ACT[1]] * len(gates), gated)
+from equilens.models.convolution import Convolution
+from equilens.models.gate import Gate
+from equilens.models.layout import Muls, irreps_of
+from equilens.models.linear import Linear, SpeciesLinear, add
 
 
 class Interaction(nn.Module):
@@ -30,48 +19,28 @@ class Interaction(nn.Module):
     z is the mean neighbour count of the training set; SI is a species-dependent
     self-interaction (a linear layer per element).
 
-    Shapes:
-        x: (n_atoms, irreps_in.dim); attrs: (n_atoms, n_types) one-hot;
-        edge_index: (2, n_edges) neighbour j → centre i; sh: (n_edges, irreps_sh.dim);
-        radial: (n_edges, num_basis) → (n_atoms, irreps_out.dim).
+    Shapes (per-order layout of :mod:`equilens.models.layout`): xs[l] (2l+1, n_atoms,
+    muls_in[l]) → (2l+1, n_atoms, muls_out[l]); ``species`` from
+    :func:`~equilens.models.linear.species_index`; sh, basis per edge; src/dst (n_edges,)
+    neighbour j → centre i.
     """
 
-    def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, irreps_sh: o3.Irreps,
-                 n_types: int, num_basis: int, radial_hidden: int, avg_neighbours: float):
+    def __init__(self, muls_in: Muls, muls_out: Muls, l_sh: int, n_types: int,
+                 num_basis: int, radial_hidden: int, avg_neighbours: float):
         super().__init__()
-        self.irreps_in = o3.Irreps(irreps_in)
-        self.irreps_out = o3.Irreps(irreps_out)
-        self.norm = 1.0 / math.sqrt(avg_neighbours)
-        self.linear_in = o3.Linear(self.irreps_in, self.irreps_in)
+        self.muls_in, self.muls_out = tuple(muls_in), tuple(muls_out)
+        self.irreps_in, self.irreps_out = irreps_of(self.muls_in), irreps_of(self.muls_out)
+        self.linear_in = Linear(self.muls_in, self.muls_in)
+        self.conv = Convolution(self.muls_in, l_sh, set(range(len(self.muls_out))), num_basis,
+                                radial_hidden, avg_neighbours)
+        self.gate = Gate(self.muls_out)
+        self.linear_out = Linear(self.conv.muls_out, self.gate.muls_in)
+        self.self_interaction = SpeciesLinear(self.muls_in, self.gate.muls_in, n_types)
 
-        targets = {ir for _, ir in self.irreps_out}
-        mid, instructions = [], []
-        for i, (mul, ir_in) in enumerate(self.irreps_in):
-            for j, (_, ir_sh) in enumerate(irreps_sh):
-                for ir in ir_in * ir_sh:
-                    if ir in targets:
-                        instructions.append((i, j, len(mid), "uvu", True))
-                        mid.append((mul, ir))
-        mid = o3.Irreps(mid)
-        sorted_mid, perm, _ = mid.sort()
-        instructions = [(i, j, perm[k], mode, w) for i, j, k, mode, w in instructions]
-        self.tp = o3.TensorProduct(self.irreps_in, irreps_sh, sorted_mid, instructions,
-                                   shared_weights=False, internal_weights=False)
-        self.radial = FullyConnectedNet([num_basis, radial_hidden, radial_hidden,
-                                         self.tp.weight_numel], torch.nn.functional.silu)
-        self.gate = _gate(self.irreps_out)
-        self.linear_out = o3.Linear(sorted_mid.simplify(), self.gate.irreps_in)
-        self.self_interaction = o3.FullyConnectedTensorProduct(
-            self.irreps_in, o3.Irreps(f"{n_types}x0e"), self.gate.irreps_in)
-
-    def forward(self, x: torch.Tensor, attrs: torch.Tensor, edge_index: torch.Tensor,
-                sh: torch.Tensor, radial: torch.Tensor) -> torch.Tensor:
-        src, dst = edge_index[0], edge_index[1]
-        messages = self.tp(self.linear_in(x)[src], sh, self.radial(radial))
-        agg = torch.zeros(x.shape[0], messages.shape[1], dtype=x.dtype, device=x.device)
-        agg.index_add_(0, dst, messages)
-        out = self.linear_out(agg * self.norm) + self.self_interaction(x, attrs)
-        return self.gate(out)
+    def forward(self, xs: list[torch.Tensor], species: torch.Tensor, sh: list[torch.Tensor],
+                basis: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
+        messages = self.conv(self.linear_in(xs), sh, basis, src, dst)
+        return self.gate(add(self.linear_out(messages), self.self_interaction(xs, species)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.irreps_in} -> {self.irreps_out})"

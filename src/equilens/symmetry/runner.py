@@ -11,6 +11,7 @@ import torch
 from equilens.data import GraphDataset, TypeMap
 from equilens.errors import ConfigError, DataError, RunDirError
 from equilens.models import build_model
+from equilens.models.scale_shift import EnergyScaleShift
 from equilens.symmetry.checks import CheckResult, check_model
 from equilens.symmetry.precision import resolve_dtype
 from equilens.training import checkpoint, rundir
@@ -84,25 +85,21 @@ def check_spec(spec: str, molecule: str | None = None, *, data: dict[str, Any] |
     return _run_checks(model, batch, dtypes, n_samples, seed, forces)
 
 
-def codegen_constants(model: torch.nn.Module) -> set[str]:
-    """State-dict names of the constant buffers of generated code (e3nn's ``_w3j_*``).
-
-    e3nn compiles tensor products to ``torch.fx.GraphModule`` submodules whose buffers
-    are fixed Clebsch-Gordan coefficients; they are saved with the weights, in the
-    dtype the model had.
+def architecture_constants(model: torch.nn.Module) -> set[str]:
+    """State-dict names of the buffers the architecture fixes (Clebsch-Gordan
+    coefficients, path normalisation constants): every buffer except the fitted energy
+    scale and shift. They are saved with the weights, in the dtype the model had.
     """
-    names = set()
-    for prefix, module in model.named_modules():
-        if isinstance(module, torch.fx.GraphModule):
-            names |= {f"{prefix}.{name}" for name, _ in module.named_buffers(recurse=False)}
-    return names
+    fitted = {f"{prefix}.{name}" for prefix, module in model.named_modules()
+              if isinstance(module, EnergyScaleShift) for name, _ in module.named_buffers()}
+    return {name for name, _ in model.named_buffers()} - fitted
 
 
 def load_exact(run_dir: str | Path, which: str = "best"
                ) -> tuple[torch.nn.Module, Config, TypeMap]:
     """``load_trained(run_dir, which)``, rebuilt in float64 around its trained weights.
 
-    A run trained in float32 holds its e3nn Clebsch-Gordan constants rounded to
+    A run trained in float32 holds its Clebsch-Gordan and path constants rounded to
     float32, in the model and in the checkpoint; casting to float64 does not restore
     them, and the float64 checks would measure the rounding (~1e-9), not the
     architecture. The model is therefore built again under a float64 default dtype
@@ -117,7 +114,7 @@ def load_exact(run_dir: str | Path, which: str = "best"
     model = build_model(ckpt["model_spec"], len(type_map), ckpt["cutoff"],
                         ckpt["avg_neighbours"], torch.float64)
     state, exact = trained.state_dict(), model.state_dict()
-    for name in codegen_constants(model):
+    for name in architecture_constants(model):
         saved = state[name].double()
         if saved.shape != exact[name].shape or not torch.allclose(saved, exact[name],
                                                                   rtol=1e-6, atol=1e-7):

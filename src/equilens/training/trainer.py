@@ -98,7 +98,9 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
         write_json(run_dir / rundir.SPLITS, exp.splits.origin)
     model = exp.new_model().to(device)
     avg_neighbours = exp.datasets["train"].mean_neighbours
-    optimizer = torch.optim.Adam(model.parameters(), lr=t_cfg.lr)
+    # One fused kernel for all parameters instead of a dozen small ops per tensor.
+    optimizer = torch.optim.Adam(model.parameters(), lr=t_cfg.lr,
+                                 fused=device.type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=t_cfg.lr_factor, patience=t_cfg.lr_patience, min_lr=t_cfg.min_lr)
     history: list[dict] = []

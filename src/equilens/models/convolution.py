@@ -1,0 +1,98 @@
+"""The equivariant convolution: a fused 'uvu' tensor product with learned radial weights.
+
+For every path (l1, l2 → l3) with l1 + l2 + l3 even,
+
+    m_ij[l3] = w_p(|r_ij|) · C^{l1 l2 l3} (x_j[l1] ⊗ Y^{l2}(r̂_ij)),   x'_i = (1/√z) Σ_j m_ij,
+
+channel by channel ('uvu': the weight w_p has one value per edge and input channel),
+with C e3nn's Wigner 3j symbols times √(2 l3 + 1) ('component' normalisation). This is
+e3nn's ``TensorProduct(..., "uvu", shared_weights=False)`` — the tests check equality
+with it — evaluated without a general contraction: a path with l1 = 0, l2 = 0 or
+l3 = 0 has C proportional to an identity and costs one or two element-wise products;
+only the remaining ones (l_max ≥ 2, or 1⊗1→2) contract C explicitly. Path constants
+and 1/√z are folded into the radial MLP's last layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from e3nn import o3
+from torch import nn
+
+from equilens.models.layout import Muls
+from equilens.models.radial import RadialMLP
+
+
+def _paths(muls_in: Muls, l_sh: int, orders_out: set[int]) -> list[tuple[int, int, int]]:
+    return [(l1, l2, l3) for l1, mul in enumerate(muls_in) if mul for l2 in range(l_sh + 1)
+            for l3 in range(abs(l1 - l2), l1 + l2 + 1)
+            if l3 in orders_out and (l1 + l2 + l3) % 2 == 0]
+
+
+def _kind(l1: int, l2: int, l3: int) -> str:
+    return "copy" if l2 == 0 else "outer" if l1 == 0 else "dot" if l3 == 0 else "general"
+
+
+class Convolution(nn.Module):
+    """Message passing x'_i = (1/√z) Σ_{j∈∂(i)} x_j ⊗_{w(r_ij)} Y(r̂_ij), per-order layout.
+
+    Shapes: xs[l] (2l+1, n_atoms, muls_in[l]); sh from
+    :func:`~equilens.models.layout.edge_harmonics`; basis (n_edges, num_basis);
+    src/dst (n_edges,) neighbour j → centre i. Output: per order l3 the paths into it
+    concatenated along channels, ``(2l3+1, n_atoms, muls_out[l3])``.
+    """
+
+    def __init__(self, muls_in: Muls, l_sh: int, orders_out: set[int], num_basis: int,
+                 radial_hidden: int, avg_neighbours: float):
+        super().__init__()
+        self.muls_in = tuple(muls_in)
+        self.paths = _paths(self.muls_in, l_sh, orders_out)
+        l_out = max(l3 for _, _, l3 in self.paths)
+        self.muls_out = tuple(sum(self.muls_in[l1] for l1, _, l3 in self.paths if l3 == l)
+                              for l in range(l_out + 1))
+        scales, self.slices, self.path_factors, start = [], [], [], 0
+        for l1, l2, l3 in self.paths:
+            c = math.sqrt(2 * l3 + 1) * o3.wigner_3j(l1, l2, l3, dtype=torch.float64)
+            kind = _kind(l1, l2, l3)
+            if kind == "general":
+                self.register_buffer(f"cg_{l1}_{l2}_{l3}", c.to(torch.get_default_dtype()))
+                factor = 1.0
+            else:  # C = factor · identity over the components that remain
+                factor = float(c.flatten()[0])
+                identity = torch.eye(2 * max(l1, l2, l3) + 1, dtype=torch.float64)
+                torch.testing.assert_close(c.reshape(identity.shape), factor * identity)
+            mul = self.muls_in[l1]
+            self.path_factors.append(factor)
+            scales.append(torch.full((mul,), factor / math.sqrt(avg_neighbours)))
+            self.slices.append((start, start + mul))
+            start += mul
+        self.radial = RadialMLP([num_basis, radial_hidden, radial_hidden, start],
+                                torch.cat(scales))
+
+    def forward(self, xs: list[torch.Tensor], sh: list[torch.Tensor], basis: torch.Tensor,
+                src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
+        weights = self.radial(basis)
+        gathered = [x.index_select(1, src) for x in xs]
+        parts: list[list[torch.Tensor]] = [[] for _ in self.muls_out]
+        for (l1, l2, l3), (a, b) in zip(self.paths, self.slices):
+            w, x = weights[:, a:b], gathered[l1]
+            kind = _kind(l1, l2, l3)
+            if kind == "copy":
+                m = x * w
+            elif kind == "outer":
+                m = sh[l2] * (x * w)
+            elif kind == "dot":
+                m = (x * sh[l2]).sum(0, keepdim=True) * w
+            else:
+                cg = getattr(self, f"cg_{l1}_{l2}_{l3}")
+                m = torch.einsum("ijk,jeo,ieu->keu", cg, sh[l2], x) * w
+            parts[l3].append(m)
+        n = xs[0].shape[1]
+        out = []
+        for l, messages in enumerate(parts):
+            m = messages[0] if len(messages) == 1 else torch.cat(messages, dim=-1)
+            agg = torch.zeros(2 * l + 1, n, m.shape[-1], dtype=m.dtype, device=m.device)
+            out.append(agg.index_add_(1, dst, m))
+        return out

@@ -1,0 +1,36 @@
+"""Gate nonlinearity on per-order features (Weiler et al. 2018; e3nn's ``nn.Gate``)."""
+
+from __future__ import annotations
+
+import torch
+from e3nn.math import normalize2mom
+from torch import nn
+
+from equilens.models.layout import Muls
+
+
+class Gate(nn.Module):
+    """SiLU on the scalars, each l > 0 channel multiplied by sigmoid of its own gate scalar.
+
+    Input order 0 holds ``muls_out[0]`` scalars followed by one gate per channel of every
+    higher order (``muls_in[0] = Σ_l muls_out[l]``); orders l > 0 pass through their gate.
+    Both activations are rescaled to unit second moment, as e3nn does.
+
+    Shapes: xs[l] (2l+1, n, muls_in[l]) → (2l+1, n, muls_out[l]).
+    """
+
+    def __init__(self, muls_out: Muls):
+        super().__init__()
+        self.muls_out = tuple(muls_out)
+        self.muls_in = (sum(self.muls_out),) + self.muls_out[1:]
+        self.c_silu = normalize2mom(nn.functional.silu).cst
+        self.c_sigmoid = normalize2mom(torch.sigmoid).cst
+
+    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        n_scalars = self.muls_out[0]
+        scalars = nn.functional.silu(xs[0][..., :n_scalars]) * self.c_silu
+        if len(xs) == 1:
+            return [scalars]
+        gates = torch.sigmoid(xs[0][..., n_scalars:]) * self.c_sigmoid
+        gates = gates.split(self.muls_out[1:], dim=-1)
+        return [scalars] + [x * g for x, g in zip(xs[1:], gates)]

@@ -1,0 +1,62 @@
+"""Equivariant features stored one tensor per rotation order.
+
+``xs[l]`` has shape ``(2l+1, n, mul_l)``: component m of the l-th irreps block, for n
+atoms (or edges) and ``mul_l`` channels. Each component is then a plain matrix, so a
+linear layer is one matmul per order and a gather over atoms is one ``index_select``.
+The parity of order l is always (-1)^l (``0e, 1o, 2e, ...``): spherical harmonics and
+every tensor product path kept by the models have it.
+
+``muls`` (a tuple indexed by l) gives the channels of each order, e.g. ``(32, 32)`` is
+e3nn's ``32x0e + 32x1o``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from e3nn import o3
+
+Muls = tuple[int, ...]
+
+
+def irreps_of(muls: Muls) -> o3.Irreps:
+    """e3nn irreps ``mul_0 x 0e + mul_1 x 1o + ...`` of a per-order layout."""
+    return o3.Irreps([(mul, (l, (-1) ** l)) for l, mul in enumerate(muls) if mul])
+
+
+def to_flat(xs: list[torch.Tensor]) -> torch.Tensor:
+    """Per-order tensors → e3nn's layout (n, Σ mul_l (2l+1)), channel-major per block."""
+    n = xs[0].shape[1]
+    return torch.cat([x.permute(1, 2, 0).reshape(n, -1) for x in xs], dim=1)
+
+
+def from_flat(x: torch.Tensor, muls: Muls) -> list[torch.Tensor]:
+    """Inverse of :func:`to_flat`: (n, dim) in e3nn's layout → per-order tensors."""
+    out, start = [], 0
+    for l, mul in enumerate(muls):
+        size = mul * (2 * l + 1)
+        out.append(x[:, start:start + size].reshape(-1, mul, 2 * l + 1).permute(2, 0, 1))
+        start += size
+    return out
+
+
+def edge_harmonics(vectors: torch.Tensor, lengths: torch.Tensor, l_max: int) -> list[torch.Tensor]:
+    """Spherical harmonics of edge directions, per order: [l] → (2l+1, n_edges, 1).
+
+    e3nn's real harmonics with ``component`` normalisation (|Y_l|² = 2l+1): Y_0 = 1 is
+    returned as a constant and never multiplied; Y_1 = √3 r̂ (e3nn's component order
+    x, y, z) is written out; higher orders come from ``o3.spherical_harmonics``.
+    ``lengths`` (n_edges,) are the norms of ``vectors`` (n_edges, 3), in Å.
+    """
+    ones = torch.ones(1, vectors.shape[0], 1, dtype=vectors.dtype, device=vectors.device)
+    if l_max == 0:
+        return [ones]
+    unit = vectors * (1.0 / lengths).unsqueeze(-1)
+    out = [ones, (unit * math.sqrt(3.0)).T.unsqueeze(-1)]
+    if l_max > 1:
+        sh = o3.spherical_harmonics(list(range(2, l_max + 1)), unit, normalize=False,
+                                    normalization="component")
+        out += [block.T.unsqueeze(-1)
+                for block in sh.split([2 * l + 1 for l in range(2, l_max + 1)], dim=1)]
+    return out
