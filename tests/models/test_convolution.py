@@ -18,7 +18,7 @@ def test_edge_harmonics_equal_e3nn(l_max):
     ours = edge_harmonics(vec, vec.norm(dim=-1), l_max)
     ref = o3.spherical_harmonics(list(range(l_max + 1)), vec, normalize=True,
                                  normalization="component")
-    flat = torch.cat([y.squeeze(-1).T for y in ours], dim=1)
+    flat = torch.cat([y.squeeze(-1) for y in ours], dim=1)
     torch.testing.assert_close(flat, ref, rtol=1e-12, atol=1e-12)
 
 
@@ -26,7 +26,7 @@ def test_flat_layout_round_trip():
     muls = (3, 2, 4)
     x = torch.randn(5, irreps_of(muls).dim, dtype=torch.float64)
     xs = from_flat(x, muls)
-    assert [tuple(t.shape) for t in xs] == [(1, 5, 3), (3, 5, 2), (5, 5, 4)]
+    assert [tuple(t.shape) for t in xs] == [(5, 1, 3), (5, 3, 2), (5, 5, 4)]
     torch.testing.assert_close(to_flat(xs), x, rtol=0, atol=0)
 
 
@@ -78,11 +78,11 @@ def test_species_linear_is_one_matrix_per_element():
     with default_dtype(torch.float64):
         layer = SpeciesLinear((4, 4), (5, 4), n_types=3)
     types = torch.tensor([0, 2, 1, 2, 0])
-    xs = [torch.randn(1, 5, 4, dtype=torch.float64, generator=gen),
-          torch.randn(3, 5, 4, dtype=torch.float64, generator=gen)]
-    out = layer(xs, species_index(types, 3))
+    xs = [torch.randn(5, 1, 4, dtype=torch.float64, generator=gen),
+          torch.randn(5, 3, 4, dtype=torch.float64, generator=gen)]
+    out = layer(xs, species_index(types))
     for l, (w, alpha) in enumerate(zip(layer.weights, layer.alphas)):
         per_type = (w * alpha).view(4, 3, -1)
         for i, t in enumerate(types.tolist()):
-            torch.testing.assert_close(out[l][:, i], xs[l][:, i] @ per_type[:, t],
+            torch.testing.assert_close(out[l][i], xs[l][i] @ per_type[:, t],
                                        rtol=1e-12, atol=1e-12)

@@ -38,10 +38,10 @@ def _kind(l1: int, l2: int, l3: int) -> str:
 class Convolution(nn.Module):
     """Message passing x'_i = (1/√z) Σ_{j∈∂(i)} x_j ⊗_{w(r_ij)} Y(r̂_ij), per-order layout.
 
-    Shapes: xs[l] (2l+1, n_atoms, muls_in[l]); sh from
+    Shapes: xs[l] (n_atoms, 2l+1, muls_in[l]); sh from
     :func:`~equilens.models.layout.edge_harmonics`; basis (n_edges, num_basis);
     src/dst (n_edges,) neighbour j → centre i. Output: per order l3 the paths into it
-    concatenated along channels, ``(2l3+1, n_atoms, muls_out[l3])``.
+    concatenated along channels, ``(n_atoms, 2l3+1, muls_out[l3])``.
     """
 
     def __init__(self, muls_in: Muls, l_sh: int, orders_out: set[int], num_basis: int,
@@ -74,25 +74,25 @@ class Convolution(nn.Module):
     def forward(self, xs: list[torch.Tensor], sh: list[torch.Tensor], basis: torch.Tensor,
                 src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
         weights = self.radial(basis)
-        gathered = [x.index_select(1, src) for x in xs]
+        gathered = [x.index_select(0, src) for x in xs]
         parts: list[list[torch.Tensor]] = [[] for _ in self.muls_out]
         for (l1, l2, l3), (a, b) in zip(self.paths, self.slices):
-            w, x = weights[:, a:b], gathered[l1]
+            w, x = weights[:, None, a:b], gathered[l1]
             kind = _kind(l1, l2, l3)
             if kind == "copy":
                 m = x * w
             elif kind == "outer":
                 m = sh[l2] * (x * w)
             elif kind == "dot":
-                m = (x * sh[l2]).sum(0, keepdim=True) * w
+                m = (x * sh[l2]).sum(1, keepdim=True) * w
             else:
                 cg = getattr(self, f"cg_{l1}_{l2}_{l3}")
-                m = torch.einsum("ijk,jeo,ieu->keu", cg, sh[l2], x) * w
+                m = torch.einsum("ijk,ejo,eiu->eku", cg, sh[l2], x) * w
             parts[l3].append(m)
-        n = xs[0].shape[1]
+        n = xs[0].shape[0]
         out = []
         for l, messages in enumerate(parts):
             m = messages[0] if len(messages) == 1 else torch.cat(messages, dim=-1)
-            agg = torch.zeros(2 * l + 1, n, m.shape[-1], dtype=m.dtype, device=m.device)
-            out.append(agg.index_add_(1, dst, m))
+            agg = torch.zeros(n, 2 * l + 1, m.shape[-1], dtype=m.dtype, device=m.device)
+            out.append(agg.index_add_(0, dst, m))
         return out

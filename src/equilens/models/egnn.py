@@ -89,14 +89,14 @@ class EGNN(nn.Module):
         lengths = vec.norm(dim=-1)
         sh = edge_harmonics(vec, lengths, self.config.l_max)
         basis = self.radial(lengths)
-        species = species_index(types, self.n_types)
-        xs = [(self.embed * (1.0 / math.sqrt(self.n_types))).index_select(0, types).unsqueeze(0)]
+        species = species_index(types)
+        xs = [(self.embed * (1.0 / math.sqrt(self.n_types))).index_select(0, types).unsqueeze(1)]
         features = []
         for layer in self.interactions:
             xs = layer(xs, species, sh, basis, src, dst)
             features.append(to_flat(xs))
-        x = xs[0][0]
+        x = xs[0][:, 0]
         for w, alpha in zip(self.head, self.head_alphas):
             x = x @ (w * alpha)
         atomic = self.scale_shift(x.squeeze(-1), types)
-        return frame_outputs(batch, atomic, xs[0][0], n_frames) | {keys.NODE_FEATURES: features}
+        return frame_outputs(batch, atomic, xs[0][:, 0], n_frames) | {keys.NODE_FEATURES: features}

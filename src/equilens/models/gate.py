@@ -16,7 +16,7 @@ class Gate(nn.Module):
     higher order (``muls_in[0] = Σ_l muls_out[l]``); orders l > 0 pass through their gate.
     Both activations are rescaled to unit second moment, as e3nn does.
 
-    Shapes: xs[l] (2l+1, n, muls_in[l]) → (2l+1, n, muls_out[l]).
+    Shapes: xs[l] (n, 2l+1, muls_in[l]) → (n, 2l+1, muls_out[l]).
     """
 
     def __init__(self, muls_out: Muls):

@@ -19,8 +19,8 @@ class Interaction(nn.Module):
     z is the mean neighbour count of the training set; SI is a species-dependent
     self-interaction (a linear layer per element).
 
-    Shapes (per-order layout of :mod:`equilens.models.layout`): xs[l] (2l+1, n_atoms,
-    muls_in[l]) → (2l+1, n_atoms, muls_out[l]); ``species`` from
+    Shapes (per-order layout of :mod:`equilens.models.layout`): xs[l] (n_atoms, 2l+1,
+    muls_in[l]) → (n_atoms, 2l+1, muls_out[l]); ``species`` from
     :func:`~equilens.models.linear.species_index`; sh, basis per edge; src/dst (n_edges,)
     neighbour j → centre i.
     """

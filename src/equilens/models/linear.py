@@ -23,7 +23,7 @@ def add(a: list[torch.Tensor | None], b: list[torch.Tensor | None]) -> list[torc
 class Linear(nn.Module):
     """ys[l] = xs[l] @ W_l / √mul_in_l for every order present in both input and output.
 
-    Shapes: xs[l] (2l+1, n, muls_in[l]) → ys[l] (2l+1, n, muls_out[l]), None for an
+    Shapes: xs[l] (n, 2l+1, muls_in[l]) → ys[l] (n, 2l+1, muls_out[l]), None for an
     output order without input (an equivariant map cannot create it).
     """
 
@@ -48,8 +48,8 @@ class SpeciesLinear(nn.Module):
 
     ys[l]_i = xs[l]_i @ W_{l, Z_i} / √(mul_in_l · n_types): e3nn's
     ``FullyConnectedTensorProduct(irreps, n_types x 0e, irreps_out)`` with one-hot
-    attributes, computed as one matmul for all elements and a row selection.
-    ``species`` is the flat index ``arange(n) * n_types + type`` of :func:`species_index`.
+    attributes, computed as one matmul for all elements and a gather of each atom's own.
+    ``species`` (n, 1, 1, 1) is :func:`species_index` of the atom types.
     """
 
     def __init__(self, muls_in: Muls, muls_out: Muls, n_types: int):
@@ -65,12 +65,12 @@ class SpeciesLinear(nn.Module):
     def forward(self, xs: list[torch.Tensor], species: torch.Tensor) -> list[torch.Tensor | None]:
         out: list[torch.Tensor | None] = [None] * len(self.muls_out)
         for l, w, alpha in zip(self.orders, self.weights, self.alphas):
-            m, n, _ = xs[l].shape
-            y = (xs[l] @ (w * alpha)).view(m, n * self.n_types, self.muls_out[l])
-            out[l] = y.index_select(1, species)
+            n, m, _ = xs[l].shape
+            y = (xs[l] @ (w * alpha)).view(n, m, self.n_types, self.muls_out[l])
+            out[l] = y.gather(2, species.expand(n, m, 1, self.muls_out[l])).squeeze(2)
         return out
 
 
-def species_index(types: torch.Tensor, n_types: int) -> torch.Tensor:
-    """(n,) element indices → (n,) rows ``i * n_types + types[i]`` for :class:`SpeciesLinear`."""
-    return torch.arange(types.shape[0], device=types.device) * n_types + types
+def species_index(types: torch.Tensor) -> torch.Tensor:
+    """(n,) element indices → (n, 1, 1, 1), the gather index of :class:`SpeciesLinear`."""
+    return types.view(-1, 1, 1, 1)
