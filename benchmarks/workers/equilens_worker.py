@@ -1,0 +1,99 @@
+"""Benchmark worker for equilens's ``egnn`` (runs in the equilens environment).
+
+Frames come from the harness's extxyz cache through equilens's own ASE reader (eV →
+kcal/mol); graphs are equilens ``GraphDataset`` batches; the model is built and
+normalised by ``Experiment.new_model``; the loss is the trainer's (L1 on normalised
+energy, and on forces when training on them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from common import Adapter, main
+
+from equilens.data import GraphDataset, Splits, TypeMap, keys, read_ase, to_device
+from equilens.models import energy_and_forces, model_hparams
+from equilens.training.config import load_config
+from equilens.training.experiment import DTYPES, Experiment
+from equilens.training.trainer import _loss
+
+
+class Data:
+    """Frames of one file and, once a type map is known, their graphs."""
+
+    def __init__(self, frames):
+        self.frames = frames
+        self.graphs: GraphDataset | None = None
+
+
+class EquilensAdapter(Adapter):
+    energy_only_mode = "energy_and_forces(forces=False): energy only, no derivative"
+
+    def __init__(self, job: dict[str, Any]):
+        super().__init__(job)
+        self.spec = job["model"]["spec"]
+        self.cutoff = float(job["model"]["cutoff"])
+        self.dtype = job["model"].get("dtype", "float32")
+        self.type_map: TypeMap | None = None
+        self.training = None
+
+    def load(self, path: str, n_frames: int) -> Data:
+        frames = read_ase(path, "REF_energy", "REF_forces")
+        return Data(frames.subset(np.arange(min(n_frames, len(frames)))))
+
+    def graphs(self, data: Data) -> GraphDataset:
+        if data.graphs is None:
+            type_map = self.type_map or TypeMap(data.frames.elements)
+            data.graphs = GraphDataset(data.frames, self.cutoff, type_map, DTYPES[self.dtype])
+        return data.graphs
+
+    def n_frames(self, data: Data) -> int:
+        return len(data.frames)
+
+    def n_edges(self, data: Data) -> int:
+        return int(self.graphs(data).n_edges.sum())
+
+    def build(self, data: Data, forces: bool) -> torch.nn.Module:
+        job = self.job
+        config = load_config(None, {
+            "data.file": data.frames.source, "data.energy_key": "REF_energy",
+            "data.forces_key": "REF_forces", "data.cutoff": self.cutoff, "model": self.spec,
+            "training.forces": forces, "training.batch_size": job["batch_size"],
+            "training.lr": job["lr"], "training.seed": job["seed"],
+            "training.device": job["device"], "training.dtype": self.dtype,
+        })
+        one = data.frames.subset(np.arange(1))
+        experiment = Experiment.from_config(config, splits=Splits(train=data.frames, val=one, test=one))
+        self.type_map = experiment.type_map
+        self.training = config.training
+        data.graphs = experiment.datasets["train"]
+        torch.manual_seed(job["seed"])
+        return experiment.new_model().to(self.device)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"spec": self.spec, **model_hparams(self.spec), "cutoff": self.cutoff,
+                "dtype": self.dtype, "loss": "l1 on normalised energy (+ forces), equilens trainer"}
+
+    def batches(self, data: Data, batch_size: int, shuffle: bool,
+                generator: torch.Generator | None = None) -> Iterator[dict[str, torch.Tensor]]:
+        for batch in self.graphs(data).batches(batch_size, shuffle=shuffle, generator=generator):
+            yield to_device(batch, self.device)
+
+    def forward(self, model, batch, forces, training):
+        return energy_and_forces(model, batch, forces=forces, training=training)
+
+    def loss(self, model, out, batch, forces):
+        self.training.forces = forces
+        return _loss(out, batch, model.scale_shift.scale, self.training)
+
+    def errors(self, out, batch):
+        return ((out[keys.ENERGY] - batch[keys.ENERGY]).abs(),
+                (out[keys.FORCES] - batch[keys.FORCES]).abs())
+
+
+if __name__ == "__main__":
+    main(EquilensAdapter)
