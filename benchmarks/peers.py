@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         files = prepare_data(measurements, args.out / "cache.tmp" / "extxyz", args.data_dir)
     except EquilensError as err:
         raise SystemExit(f"peers.py: {err}") from None
-    name = output.stem("peers", settings.quick)
+    every = ["train", "infer"] + ([] if settings.skip_budget else ["budget"])
+    name = output.stem("peers", settings.quick,
+                       "" if set(every) <= set(settings.tasks) else "-".join(settings.tasks))
     scratch = args.out / "scratch.tmp" / name
     results = run_all(selected, measurements, settings, pythons, files, scratch, args)
     report = {

@@ -26,9 +26,10 @@ def write_json(path: Path, payload: Any) -> Path:
     return write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def stem(kind: str, quick: bool = False) -> str:
-    """``<kind>-<date>-<hostname>`` (``-quick`` for a smoke run)."""
-    return f"{kind}-{date.today().isoformat()}-{socket.gethostname()}" + ("-quick" if quick else "")
+def stem(kind: str, quick: bool = False, suffix: str = "") -> str:
+    """``<kind>-<date>-<hostname>`` (then ``-<suffix>``, and ``-quick`` for a smoke run)."""
+    return (f"{kind}-{date.today().isoformat()}-{socket.gethostname()}"
+            + (f"-{suffix}" if suffix else "") + ("-quick" if quick else ""))
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

@@ -102,7 +102,7 @@ def _protocol(report: Report) -> str:
         (f"- threads per worker: {s['threads']} (`torch.set_num_threads`, OMP/MKL_NUM_THREADS); "
          f"device: {s['device']}; float32 models; seed {s['seed']}."),
         (f"- training: the first {s['n_train']} frames of `rmd17_<molecule>_train_01`, batch "
-         f"{s['batch_size']}, Adam, {s['warmup']} warm-up epoch then the median of {s['epochs']} "
+         f"{s['batch_size']}, Adam (fused for equilens, as its trainer; plain `torch.optim.Adam` for the peers), {s['warmup']} warm-up epoch then the median of {s['epochs']} "
          "timed epochs; an epoch covers batching, forward, loss, backward and the optimiser step "
          "(neighbour lists are built once, at load, by every code)."),
         (f"- inference: the first {s['n_test']} frames of "
@@ -115,7 +115,7 @@ def _protocol(report: Report) -> str:
         lines.append(
             f"- equal budget: each code trains on energies and forces of the first {s['n_train']} "
             f"`{s['budget_molecule']}` train frames for {s['budget_s']:.0f} s of training steps "
-            "(the clock is read after every step; the last step may overrun), plain Adam at the "
+            "(the clock is read after every step; the last step may overrun), Adam (as above) at the "
             "code's learning rate, no scheduler or EMA, then MAE on the first "
             f"{s['n_test']} test frames.")
     return "\n".join(lines)

@@ -81,6 +81,10 @@ class Adapter:
     def loss(self, model: torch.nn.Module, out: Any, batch: Any, forces: bool) -> torch.Tensor:
         raise NotImplementedError
 
+    def optimizer(self, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+        """The optimiser the code's own trainer uses; plain Adam unless a code says otherwise."""
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
     def errors(self, out: Any, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """(|ΔE| per frame in kcal/mol, |ΔF| per component in kcal/mol/Å) of one batch."""
         raise NotImplementedError
@@ -130,7 +134,7 @@ def task_train(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     """Seconds per training epoch: ``warmup`` untimed epochs, then ``epochs`` timed."""
     data = adapter.load(job["train_file"], job["n_train"])
     model = adapter.build(data, job["forces"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=job["lr"])
+    optimizer = adapter.optimizer(model, job["lr"])
     generator = torch.Generator().manual_seed(job["seed"])
     times = [run_epoch(adapter, model, optimizer, data, job, generator)
              for _ in range(job["warmup"] + job["epochs"])]
@@ -173,7 +177,7 @@ def task_infer(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
 def train_for(adapter: Adapter, model: torch.nn.Module, data: Any,
               job: dict[str, Any]) -> dict[str, Any]:
     """Train until ``budget_s`` seconds of training steps have passed (clock read per step)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=job["lr"])
+    optimizer = adapter.optimizer(model, job["lr"])
     generator = torch.Generator().manual_seed(job["seed"])
     model.train()
     steps, elapsed = 0, 0.0

@@ -1,0 +1,94 @@
+"""Where the time of an equilens training step goes: torch.profiler over real batches.
+
+Trains ``--steps`` steps of ``--model`` on rMD17 ``--molecule`` (first 1000 train frames,
+batch 10, Adam) after the same number of warm-up steps, and prints the operators that took
+the most time, the operator calls per step and the split between forward, force
+derivative, backward and optimiser. Run it on two commits to compare before and after:
+
+    python benchmarks/profile_step.py --molecule ethanol --forces
+    git stash; git checkout <old>; python benchmarks/profile_step.py ...; git checkout -
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from equilens.data import keys
+from equilens.models import energy_and_forces
+from equilens.training.config import load_config
+from equilens.training.experiment import Experiment
+from equilens.training.trainer import _loss
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--molecule", default="ethanol")
+    p.add_argument("--model", default="egnn:layers=2")
+    p.add_argument("--forces", action="store_true")
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rows", type=int, default=15)
+    p.add_argument("--data-dir", default=None)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cfg = load_config(None, {"data.molecule": args.molecule, "data.data_dir": args.data_dir,
+                             "model": args.model, "data.n_train": 1000, "data.n_val": 50,
+                             "data.n_test": 50, "training.forces": args.forces})
+    exp = Experiment.from_config(cfg)
+    model = exp.new_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    batches = list(exp.datasets["train"].batches(10, shuffle=True,
+                                                 generator=torch.Generator().manual_seed(0)))
+    batches = batches[:args.steps]
+    phases = dict.fromkeys(["forward", "force derivative", "backward", "optimiser"], 0.0)
+
+    def step(batch: dict[str, torch.Tensor], timed: bool) -> None:
+        t0 = time.perf_counter()
+        if args.forces:
+            positions = batch[keys.POSITIONS].detach().requires_grad_(True)
+            out = model({**batch, keys.POSITIONS: positions})
+            t1 = time.perf_counter()
+            (grad,) = torch.autograd.grad(out[keys.ENERGY].sum(), positions, create_graph=True)
+            out[keys.FORCES] = -grad.to(positions.dtype)
+        else:
+            out = energy_and_forces(model, batch, forces=False, training=True)
+            t1 = time.perf_counter()
+        loss = _loss(out, batch, model.scale_shift.scale, cfg.training)
+        t2 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        t3 = time.perf_counter()
+        optimizer.step()
+        t4 = time.perf_counter()
+        if timed:
+            for name, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                phases[name] += dt / len(batches)
+
+    for batch in batches:
+        step(batch, timed=False)
+    for batch in batches:
+        step(batch, timed=True)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for batch in batches:
+            step(batch, timed=False)
+    events = prof.key_averages()
+    calls = sum(e.count for e in events if e.key.startswith("aten::"))
+    what = "energy+forces" if args.forces else "energy only"
+    print(f"{args.model} on {args.molecule}, {what}, batch 10, {args.threads} threads, "
+          f"{len(batches)} steps")
+    print("per step: " + ", ".join(f"{k} {1e3 * v:.2f} ms" for k, v in phases.items())
+          + f"; total {1e3 * sum(phases.values()):.2f} ms; {calls / len(batches):.0f} aten calls")
+    print(events.table(sort_by="self_cpu_time_total", row_limit=args.rows))
+
+
+if __name__ == "__main__":
+    main()
