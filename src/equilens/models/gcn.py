@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch_geometric.nn import GCNConv
 
 from equilens.data import keys
 from equilens.models.readout import frame_outputs
@@ -44,13 +44,17 @@ class GCN(nn.Module):
     """
 
     def __init__(self, config: GCNConfig, n_types: int, cutoff: float, avg_neighbours: float):
+        # PyTorch Geometric is imported here, not with the package: a process that only
+        # uses the equivariant model does not pay its import time and memory.
+        from torch_geometric.nn import GCNConv
+
         super().__init__()
         self.config = config
         self.n_types = n_types
         dims = [n_types] + [config.channels] * config.layers
         self.convs = nn.ModuleList(
             GCNConv(a, b, add_self_loops=True, normalize=True, bias=False)
-            for a, b in zip(dims[:-1], dims[1:])
+            for a, b in itertools.pairwise(dims)
         )
         self.head = nn.Sequential(nn.Linear(config.channels, config.channels), nn.SiLU(),
                                   nn.Linear(config.channels, 1))
