@@ -49,13 +49,13 @@ class Convolution(nn.Module):
         super().__init__()
         self.muls_in = tuple(muls_in)
         self.paths = _paths(self.muls_in, l_sh, orders_out)
+        self.kinds = [_kind(*path) for path in self.paths]
         l_out = max(l3 for _, _, l3 in self.paths)
         self.muls_out = tuple(sum(self.muls_in[l1] for l1, _, l3 in self.paths if l3 == l)
                               for l in range(l_out + 1))
         scales, self.slices, self.path_factors, start = [], [], [], 0
-        for l1, l2, l3 in self.paths:
+        for (l1, l2, l3), kind in zip(self.paths, self.kinds):
             c = math.sqrt(2 * l3 + 1) * o3.wigner_3j(l1, l2, l3, dtype=torch.float64)
-            kind = _kind(l1, l2, l3)
             if kind == "general":
                 self.register_buffer(f"cg_{l1}_{l2}_{l3}", c.to(torch.get_default_dtype()))
                 factor = 1.0
@@ -76,9 +76,8 @@ class Convolution(nn.Module):
         weights = self.radial(basis)
         gathered = [x.index_select(0, src) for x in xs]
         parts: list[list[torch.Tensor]] = [[] for _ in self.muls_out]
-        for (l1, l2, l3), (a, b) in zip(self.paths, self.slices):
+        for (l1, l2, l3), kind, (a, b) in zip(self.paths, self.kinds, self.slices):
             w, x = weights[:, None, a:b], gathered[l1]
-            kind = _kind(l1, l2, l3)
             if kind == "copy":
                 m = x * w
             elif kind == "outer":

@@ -15,6 +15,11 @@ from torch import nn
 from equilens.models.layout import Muls
 
 
+def shared_orders(muls_in: Muls, muls_out: Muls) -> list[int]:
+    """Orders with channels on both sides: the only ones a linear map can produce."""
+    return [l for l, mul in enumerate(muls_out) if mul and l < len(muls_in) and muls_in[l]]
+
+
 def add(a: list[torch.Tensor | None], b: list[torch.Tensor | None]) -> list[torch.Tensor]:
     """Order-wise sum of two per-order lists where either may miss an order (None)."""
     return [x if y is None else y if x is None else x + y for x, y in zip(a, b)]
@@ -30,8 +35,7 @@ class Linear(nn.Module):
     def __init__(self, muls_in: Muls, muls_out: Muls):
         super().__init__()
         self.muls_in, self.muls_out = tuple(muls_in), tuple(muls_out)
-        self.orders = [l for l, mul in enumerate(self.muls_out)
-                       if mul and l < len(self.muls_in) and self.muls_in[l]]
+        self.orders = shared_orders(self.muls_in, self.muls_out)
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.randn(self.muls_in[l], self.muls_out[l])) for l in self.orders])
         self.alphas = [1.0 / math.sqrt(self.muls_in[l]) for l in self.orders]
@@ -55,8 +59,7 @@ class SpeciesLinear(nn.Module):
     def __init__(self, muls_in: Muls, muls_out: Muls, n_types: int):
         super().__init__()
         self.muls_in, self.muls_out, self.n_types = tuple(muls_in), tuple(muls_out), n_types
-        self.orders = [l for l, mul in enumerate(self.muls_out)
-                       if mul and l < len(self.muls_in) and self.muls_in[l]]
+        self.orders = shared_orders(self.muls_in, self.muls_out)
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.randn(self.muls_in[l], n_types * self.muls_out[l]))
              for l in self.orders])
