@@ -27,6 +27,7 @@ from harness.variants import VARIANTS, Variant, codes, variants
 from harness.workers import run_worker
 
 from equilens.errors import EquilensError
+from equilens.io import write_json, write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: Sizes of a --quick smoke run (options given explicitly still win).
@@ -173,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                          for m in measurements],
         "results": results,
     }
-    output.write_json(args.out / f"{name}.json", report)
-    path = output.write_text(args.out / f"{name}.md", render(report))
+    write_json(args.out / f"{name}.json", report)
+    path = write_text(args.out / f"{name}.md", render(report))
     print(f"wrote {path} and {path.with_suffix('.json')}")
     failed = sum("error" in r for per in results.values() for r in per.values())
     return 1 if failed else 0

@@ -16,7 +16,6 @@ time per frame vs edges per frame and its fitted slopes to
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import sys
@@ -32,6 +31,7 @@ from harness.variants import VARIANTS, Variant, codes, variants
 from harness.workers import run_worker
 
 from equilens.errors import EquilensError
+from equilens.io import save_figure, write_json, write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 FRAMES_PER_FILE = 1000  # frames of an rMD17 train file, the source of the clusters
@@ -154,10 +154,8 @@ def plot(rows: list[dict], selected: list[Variant], path: Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -214,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                                   for f in ("train_us_per_frame", "infer_us_per_frame")}
                          for v in selected}}
     png = plot(rows, selected, args.out / f"{name}.png")
-    output.write_json(args.out / f"{name}.json", report)
-    md = output.write_text(args.out / f"{name}.md", markdown(report, selected, png))
+    write_json(args.out / f"{name}.json", report)
+    md = write_text(args.out / f"{name}.md", markdown(report, selected, png))
     print(f"\nwrote {md}, {png} and {md.with_suffix('.json')}")
     return 1 if any("error" in r for r in rows) else 0
 

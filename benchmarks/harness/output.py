@@ -1,29 +1,12 @@
-"""Writing results: atomic files, markdown tables, and number formatting."""
+"""Report helpers: file names, markdown tables, and number formatting (files themselves
+are written atomically by :mod:`equilens.io`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 from datetime import date
-from pathlib import Path
 from typing import Any
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via ``<path>.tmp`` renamed into place (never a torn file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def write_json(path: Path, payload: Any) -> Path:
-    return write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def stem(kind: str, quick: bool = False, suffix: str = "") -> str:
