@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 from e3nn import o3
+from e3nn.nn import FullyConnectedNet
 
 from equilens.models import default_dtype
 from equilens.models.convolution import Convolution
-from equilens.models.layout import edge_harmonics, from_flat, irreps_of, to_flat
-from equilens.models.linear import SpeciesLinear, species_index
+from equilens.models.layout import edge_harmonics, from_flat, harmonic_orders, irreps_of, to_flat
+from equilens.models.linear import UpdateLinear, species_onehot
+from equilens.models.radial import RadialMLPs
 
 
 @pytest.mark.parametrize("l_max", [0, 1, 2, 3])
@@ -18,8 +20,12 @@ def test_edge_harmonics_equal_e3nn(l_max):
     ours = edge_harmonics(vec, vec.norm(dim=-1), l_max)
     ref = o3.spherical_harmonics(list(range(l_max + 1)), vec, normalize=True,
                                  normalization="component")
-    flat = torch.cat([y.squeeze(-1) for y in ours], dim=1)
-    torch.testing.assert_close(flat, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ours, ref[:, 1:], rtol=1e-12, atol=1e-12)  # Y_0 = 1 left out
+    orders = harmonic_orders(ours, l_max)
+    assert orders[0] is None
+    for l in range(1, l_max + 1):
+        torch.testing.assert_close(orders[l].squeeze(-1), ref[:, l * l:(l + 1) ** 2],
+                                   rtol=1e-12, atol=1e-12)
 
 
 def test_flat_layout_round_trip():
@@ -41,8 +47,7 @@ def test_convolution_equals_e3nn_tensor_product(muls_in, l_sh, orders_out):
     gen = torch.Generator().manual_seed(0)
     n_edges = 40
     with default_dtype(torch.float64):
-        conv = Convolution(muls_in, l_sh, orders_out, num_basis=4, radial_hidden=8,
-                           avg_neighbours=1.0)
+        conv = Convolution(muls_in, l_sh, orders_out, avg_neighbours=1.0)
         irreps_in, irreps_sh = irreps_of(muls_in), o3.Irreps.spherical_harmonics(l_sh)
         # e3nn's output blocks ordered as ours: by l3, then in path order.
         order = sorted(range(len(conv.paths)), key=lambda k: conv.paths[k][2])
@@ -54,13 +59,10 @@ def test_convolution_equals_e3nn_tensor_product(muls_in, l_sh, orders_out):
                               internal_weights=False)
     x = torch.randn(n_edges, irreps_in.dim, dtype=torch.float64, generator=gen)
     vec = torch.randn(n_edges, 3, dtype=torch.float64, generator=gen)
-    basis = torch.rand(n_edges, 4, dtype=torch.float64, generator=gen)
-    sh = edge_harmonics(vec, vec.norm(dim=-1), l_sh)
+    weights = torch.randn(n_edges, conv.weight_numel, dtype=torch.float64, generator=gen)
+    sh = harmonic_orders(edge_harmonics(vec, vec.norm(dim=-1), l_sh), l_sh)
     index = torch.arange(n_edges)  # edge e sends atom e's features to atom e: no sum
-    ours = to_flat(conv(from_flat(x, muls_in), sh, basis, index, index))
-    weights = conv.radial(basis) / torch.cat(
-        [torch.full((b - a,), f, dtype=torch.float64)
-         for (a, b), f in zip(conv.slices, conv.path_factors)])
+    ours = to_flat(conv(from_flat(x, muls_in), sh, weights * conv.weight_scale, index, index))
     w = torch.cat([weights[:, conv.slices[k][0]:conv.slices[k][1]] for k in order], dim=1)
     ref = tp(x, o3.spherical_harmonics(irreps_sh, vec, normalize=True,
                                        normalization="component"), w)
@@ -73,16 +75,38 @@ def _block(muls: tuple[int, ...], l: int) -> int:
     return sum(1 for k in range(l) if muls[k])
 
 
-def test_species_linear_is_one_matrix_per_element():
+def test_update_linear_is_a_linear_map_plus_one_matrix_per_element():
+    """[messages | x ⊗ onehot(Z)] @ W equals Linear(messages) + x @ W_Z, order by order."""
     gen = torch.Generator().manual_seed(3)
     with default_dtype(torch.float64):
-        layer = SpeciesLinear((4, 4), (5, 4), n_types=3)
+        layer = UpdateLinear((6, 2), (4, 4), (5, 4), n_types=3)
     types = torch.tensor([0, 2, 1, 2, 0])
+    ms = [torch.randn(5, 1, 6, dtype=torch.float64, generator=gen),
+          torch.randn(5, 3, 2, dtype=torch.float64, generator=gen)]
     xs = [torch.randn(5, 1, 4, dtype=torch.float64, generator=gen),
           torch.randn(5, 3, 4, dtype=torch.float64, generator=gen)]
-    out = layer(xs, species_index(types))
-    for l, (w, alpha) in enumerate(zip(layer.weights, layer.alphas)):
-        per_type = (w * alpha).view(4, 3, -1)
+    out = layer(ms, xs, species_onehot(types, torch.eye(3, dtype=torch.float64)))
+    for l, w in enumerate(layer.weights):
+        mul_m = ms[l].shape[-1]
+        a = w[:mul_m] / mul_m**0.5
+        b = (w[mul_m:] / (4 * 3) ** 0.5).view(3, 4, -1)  # rows: element-major, then channel
         for i, t in enumerate(types.tolist()):
-            torch.testing.assert_close(out[l][i], xs[l][i] @ per_type[:, t],
+            torch.testing.assert_close(out[l][i], ms[l][i] @ a + xs[l][i] @ b[t],
                                        rtol=1e-12, atol=1e-12)
+
+
+def test_radial_mlps_equal_e3nn_fully_connected_nets():
+    """Each layer's MLP, evaluated batched with the others, is e3nn's FullyConnectedNet."""
+    gen = torch.Generator().manual_seed(4)
+    scales = [torch.full((6,), 2.0, dtype=torch.float64), torch.linspace(0.5, 1.5, 10)]
+    with default_dtype(torch.float64):
+        mlps = RadialMLPs([4, 8, 8], [6, 10], scales)
+    x = torch.randn(7, 4, dtype=torch.float64, generator=gen)
+    for k, out in enumerate(mlps(x)):
+        with default_dtype(torch.float64):
+            net = FullyConnectedNet([4, 8, 8, mlps.outs[k]], torch.nn.functional.silu)
+        with torch.no_grad():
+            net.layer0.weight.copy_(mlps.hidden[0][k])
+            net.layer1.weight.copy_(mlps.hidden[1][k])
+            net.layer2.weight.copy_(mlps.last[k])
+        torch.testing.assert_close(out, net(x) * scales[k].double(), rtol=1e-12, atol=1e-12)

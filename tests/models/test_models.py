@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from equilens.data import GraphDataset, TypeMap, keys, read_rmd17_npz
+from equilens.data import GraphDataset, TypeMap, edge_features, keys, read_rmd17_npz
 from equilens.errors import ConfigError
 from equilens.models import (
     EGNN,
@@ -15,6 +15,7 @@ from equilens.models import (
     GCNConfig,
     build_model,
     canonical,
+    energy_and_forces,
     model_hparams,
     parse_spec,
     resolve_spec,
@@ -205,3 +206,26 @@ def test_parameter_count_grows_with_l_max(models):
     counts = [sum(p.numel() for p in models[f"egnn:l_max={l},channels=4,layers=2"].parameters())
               for l in (0, 1, 2)]
     assert counts[0] < counts[1] < counts[2], counts
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.startswith("egnn")])
+def test_cached_edge_geometry_gives_the_same_outputs(spec, data, models):
+    """Geometry computed once for the data set and carried by batches (energy-only
+    training) gives what the model computes itself; positions that need a gradient
+    (forces) make the model ignore whatever geometry the batch carries."""
+    ds, _ = data
+    model = models[spec]
+    geometry = edge_features(ds, model.edge_geometry, frames_per_call=2)
+    assert set(geometry) == set(keys.EDGE_GEOMETRY)
+    index = torch.tensor([2, 0])
+    plain, cached = ds.batch(index), ds.batch(index, geometry)
+    for key in keys.EDGE_GEOMETRY:
+        torch.testing.assert_close(cached[key], model.edge_geometry(plain)[key], rtol=0, atol=0)
+    with torch.no_grad():
+        a, b = model(plain), model(cached)
+    for key in (keys.ENERGY, keys.LATENT):
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=0)
+    wrong = {k: torch.zeros_like(v) for k, v in geometry.items()}
+    forces = energy_and_forces(model, ds.batch(index, wrong))
+    torch.testing.assert_close(forces[keys.FORCES], energy_and_forces(model, plain)[keys.FORCES],
+                               rtol=0, atol=0)

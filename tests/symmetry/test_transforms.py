@@ -140,3 +140,22 @@ def test_permutation_is_validated(batch):
         permute_batch(batch, torch.arange(n - 1))
     with pytest.raises(DataError, match="unknown batch keys extra"):
         permute_batch({**batch, "extra": torch.zeros(n)}, torch.arange(n))
+
+
+def test_cached_edge_geometry_is_dropped_by_rotation_and_moved_by_permutation(dataset):
+    """Harmonics cached in a batch would be stale after a rotation: they are dropped
+    (lengths stay, distances do not change); a permutation reorders every per-edge row."""
+    src, dst = dataset.edges + dataset.atom_start.repeat_interleave(dataset.n_edges)
+    vec = dataset.positions[src] - dataset.positions[dst]
+    geometry = {keys.EDGE_LENGTHS: vec.norm(dim=-1), keys.EDGE_HARMONICS: vec,
+                keys.EDGE_ENVELOPE: 1.0 / vec.norm(dim=-1)}
+    batch = dataset.batch(torch.tensor([2, 0, 3]), geometry)
+    moved = transform_batch(batch, random_orthogonal(N_FRAMES), random_translation(N_FRAMES))
+    assert keys.EDGE_HARMONICS not in moved
+    assert moved[keys.EDGE_LENGTHS] is batch[keys.EDGE_LENGTHS]
+    perm = random_permutation(batch[keys.N_ATOMS], torch.Generator().manual_seed(2))
+    out = permute_batch(batch, perm)
+    s, d = out[keys.EDGE_INDEX]
+    expected = out[keys.POSITIONS][s] - out[keys.POSITIONS][d]
+    torch.testing.assert_close(out[keys.EDGE_HARMONICS], expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out[keys.EDGE_LENGTHS], expected.norm(dim=-1), rtol=0, atol=1e-12)

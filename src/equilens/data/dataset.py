@@ -101,8 +101,14 @@ class GraphDataset:
         self.check_edges()
         return float(self.n_edges.sum()) / float(self.n_atoms.sum())
 
-    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The frames at ``index`` as one disjoint graph (keys from :mod:`equilens.data.keys`)."""
+    def batch(self, index: torch.Tensor,
+              edge_features: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """The frames at ``index`` as one disjoint graph (keys from :mod:`equilens.data.keys`).
+
+        ``edge_features``: per-edge tensors of the whole data set, (n_edges_total, ...) in
+        the order of :attr:`edges` (e.g. :func:`edge_features` of a model's geometry),
+        added to the batch under their keys.
+        """
         index = torch.as_tensor(index, dtype=torch.long)
         lens = self.n_atoms[index]
         atoms = ragged_range(self.atom_start[index], lens)
@@ -120,14 +126,34 @@ class GraphDataset:
         }
         if self.forces is not None:
             out[keys.FORCES] = self.forces[atoms]
+        for key, values in (edge_features or {}).items():
+            out[key] = values.index_select(0, edge_rows.to(values.device))
         return out
 
     def batches(self, batch_size: int, *, shuffle: bool = False,
-                generator: torch.Generator | None = None) -> Iterator[dict[str, torch.Tensor]]:
+                generator: torch.Generator | None = None,
+                edge_features: dict[str, torch.Tensor] | None = None,
+                ) -> Iterator[dict[str, torch.Tensor]]:
         """Iterate over batches of ``batch_size`` frames (the last may be smaller)."""
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         for start in range(0, len(self), batch_size):
-            yield self.batch(order[start : start + batch_size])
+            yield self.batch(order[start : start + batch_size], edge_features)
+
+
+def edge_features(dataset: GraphDataset, fn, device: torch.device | str = "cpu",
+                  frames_per_call: int = 1000) -> dict[str, torch.Tensor]:
+    """``fn(batch)`` (a dict of per-edge tensors) for every edge of ``dataset``, on ``device``.
+
+    Evaluated without gradients on batches of ``frames_per_call`` frames in data-set
+    order and concatenated: rows follow :attr:`GraphDataset.edges`, ready for the
+    ``edge_features`` argument of :meth:`GraphDataset.batches`.
+    """
+    parts: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad():
+        for batch in dataset.batches(frames_per_call):
+            for key, values in fn(to_device(batch, device)).items():
+                parts.setdefault(key, []).append(values)
+    return {key: torch.cat(values) for key, values in parts.items()}
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device | str) -> dict[str, torch.Tensor]:

@@ -23,6 +23,15 @@ EDGE_INDEX: Final[str] = "edge_index"
 EDGE_VECTORS: Final[str] = "edge_vectors"
 # (n_edges,) float, Å. |r_j - r_i|.
 EDGE_LENGTHS: Final[str] = "edge_lengths"
+# (n_edges, (l_max+1)^2 - 1) float, no unit. Real spherical harmonics Y_l(x̂) of the edge
+# direction for l = 1..l_max, orders concatenated (e3nn's 'component' normalisation).
+EDGE_HARMONICS: Final[str] = "edge_harmonics"
+# (n_edges,) float, 1/Å. √(2/r_c) u(r/r_c) / r: the factor of the Bessel radial embedding
+# that depends on the length only (u is the polynomial cutoff envelope).
+EDGE_ENVELOPE: Final[str] = "edge_envelope"
+#: Per-edge quantities that depend on positions only: a model may take them from the
+#: batch instead of recomputing them when positions do not change (energy-only training).
+EDGE_GEOMETRY: Final[tuple[str, ...]] = (EDGE_LENGTHS, EDGE_HARMONICS, EDGE_ENVELOPE)
 # (n_frames,) int64. Number of atoms of each frame.
 N_ATOMS: Final[str] = "n_atoms"
 

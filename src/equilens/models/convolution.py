@@ -10,7 +10,8 @@ e3nn's ``TensorProduct(..., "uvu", shared_weights=False)`` — the tests check e
 with it — evaluated without a general contraction: a path with l1 = 0, l2 = 0 or
 l3 = 0 has C proportional to an identity and costs one or two element-wise products;
 only the remaining ones (l_max ≥ 2, or 1⊗1→2) contract C explicitly. Path constants
-and 1/√z are folded into the radial MLP's last layer.
+and 1/√z (``weight_scale``) are folded into the last layer of the radial MLP that
+computes the weights (:class:`~equilens.models.radial.RadialMLPs`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from e3nn import o3
 from torch import nn
 
 from equilens.models.layout import Muls
-from equilens.models.radial import RadialMLP
 
 
 def _paths(muls_in: Muls, l_sh: int, orders_out: set[int]) -> list[tuple[int, int, int]]:
@@ -39,13 +39,13 @@ class Convolution(nn.Module):
     """Message passing x'_i = (1/√z) Σ_{j∈∂(i)} x_j ⊗_{w(r_ij)} Y(r̂_ij), per-order layout.
 
     Shapes: xs[l] (n_atoms, 2l+1, muls_in[l]); sh from
-    :func:`~equilens.models.layout.edge_harmonics`; basis (n_edges, num_basis);
+    :func:`~equilens.models.layout.harmonic_orders` (sh[0] is not read); weights (n_edges, weight_numel),
+    path by path (columns ``slices[p]``), already multiplied by ``weight_scale``;
     src/dst (n_edges,) neighbour j → centre i. Output: per order l3 the paths into it
     concatenated along channels, ``(n_atoms, 2l3+1, muls_out[l3])``.
     """
 
-    def __init__(self, muls_in: Muls, l_sh: int, orders_out: set[int], num_basis: int,
-                 radial_hidden: int, avg_neighbours: float):
+    def __init__(self, muls_in: Muls, l_sh: int, orders_out: set[int], avg_neighbours: float):
         super().__init__()
         self.muls_in = tuple(muls_in)
         self.paths = _paths(self.muls_in, l_sh, orders_out)
@@ -68,16 +68,17 @@ class Convolution(nn.Module):
             scales.append(torch.full((mul,), factor / math.sqrt(avg_neighbours)))
             self.slices.append((start, start + mul))
             start += mul
-        self.radial = RadialMLP([num_basis, radial_hidden, radial_hidden, start],
-                                torch.cat(scales))
+        self.weight_numel = start
+        self.weight_scale = torch.cat(scales)
 
-    def forward(self, xs: list[torch.Tensor], sh: list[torch.Tensor], basis: torch.Tensor,
+    def forward(self, xs: list[torch.Tensor], sh: list[torch.Tensor | None], weights: torch.Tensor,
                 src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
-        weights = self.radial(basis)
         gathered = [x.index_select(0, src) for x in xs]
         parts: list[list[torch.Tensor]] = [[] for _ in self.muls_out]
-        for (l1, l2, l3), kind, (a, b) in zip(self.paths, self.kinds, self.slices):
-            w, x = weights[:, None, a:b], gathered[l1]
+        # split, not slices: its backward is one cat instead of a zero-filled copy per path
+        path_weights = weights.split([b - a for a, b in self.slices], dim=1)
+        for (l1, l2, l3), kind, w in zip(self.paths, self.kinds, path_weights):
+            w, x = w.unsqueeze(1), gathered[l1]
             if kind == "copy":
                 m = x * w
             elif kind == "outer":

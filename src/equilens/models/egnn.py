@@ -11,9 +11,9 @@ from torch import nn
 
 from equilens.data import keys
 from equilens.models.interaction import Interaction
-from equilens.models.layout import edge_harmonics, irreps_of, to_flat
-from equilens.models.linear import species_index
-from equilens.models.radial import RadialEmbedding
+from equilens.models.layout import edge_harmonics, harmonic_orders, irreps_of, to_flat
+from equilens.models.linear import species_onehot
+from equilens.models.radial import RadialEmbedding, RadialMLPs
 from equilens.models.readout import frame_outputs
 from equilens.models.scale_shift import EnergyScaleShift
 
@@ -64,14 +64,17 @@ class EGNN(nn.Module):
         self.n_types = n_types
         self.radial = RadialEmbedding(cutoff, c.num_basis, c.cutoff_p)
         self.embed = nn.Parameter(torch.randn(n_types, c.channels))
+        self.register_buffer("identity", torch.eye(n_types))  # rows: one-hot species
         muls: tuple[int, ...] = (c.channels,)
         layers = []
         for k in range(c.layers):
             out = (c.channels,) * (1 if k == c.layers - 1 else c.l_max + 1)
-            layers.append(Interaction(muls, out, c.l_max, n_types, c.num_basis,
-                                      c.radial_hidden, avg_neighbours))
+            layers.append(Interaction(muls, out, c.l_max, n_types, avg_neighbours))
             muls = out
         self.interactions = nn.ModuleList(layers)
+        self.radial_mlps = RadialMLPs([c.num_basis, c.radial_hidden, c.radial_hidden],
+                                      [layer.conv.weight_numel for layer in layers],
+                                      [layer.conv.weight_scale for layer in layers])
         self.layer_irreps = [layer.irreps_out for layer in layers]
         self.latent_irreps = irreps_of(muls)
         hidden = max(c.channels // 2, 1)
@@ -80,23 +83,42 @@ class EGNN(nn.Module):
         self.head_alphas = [1.0 / math.sqrt(c.channels), 1.0 / math.sqrt(hidden)]
         self.scale_shift = EnergyScaleShift(n_types)
 
+    def edge_geometry(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The per-edge inputs that depend on positions only (keys ``keys.EDGE_GEOMETRY``).
+
+        EDGE_LENGTHS (n_edges,) Å; EDGE_HARMONICS (n_edges, (l_max+1)² − 1), Y_1..Y_l_max
+        of the edge direction; EDGE_ENVELOPE (n_edges,) 1/Å, the radial embedding's
+        length-only factor. When positions do not change (energy-only training) the
+        trainer computes them once per data set and :meth:`forward` takes them from the
+        batch; with positions that require a gradient they are always recomputed.
+        """
+        pos = batch[keys.POSITIONS]
+        src, dst = batch[keys.EDGE_INDEX]
+        vec = pos.index_select(0, src) - pos.index_select(0, dst)
+        lengths = vec.norm(dim=-1)
+        harmonics = edge_harmonics(vec, lengths, self.config.l_max)
+        return {keys.EDGE_LENGTHS: lengths, keys.EDGE_HARMONICS: harmonics,
+                keys.EDGE_ENVELOPE: self.radial.envelope_factor(lengths)}
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         pos = batch[keys.POSITIONS]
         types = batch[keys.ATOM_TYPES]
         src, dst = batch[keys.EDGE_INDEX]
         n_frames = batch[keys.N_ATOMS].shape[0]
-        vec = pos.index_select(0, src) - pos.index_select(0, dst)
-        lengths = vec.norm(dim=-1)
-        sh = edge_harmonics(vec, lengths, self.config.l_max)
-        basis = self.radial(lengths)
-        species = species_index(types)
+        cached = not pos.requires_grad and all(k in batch for k in keys.EDGE_GEOMETRY)
+        geometry = batch if cached else self.edge_geometry(batch)
+        lengths = geometry[keys.EDGE_LENGTHS]
+        sh = harmonic_orders(geometry[keys.EDGE_HARMONICS], self.config.l_max)
+        weights = self.radial_mlps(self.radial(lengths, geometry[keys.EDGE_ENVELOPE]))
+        onehot = species_onehot(types, self.identity)
         xs = [(self.embed * (1.0 / math.sqrt(self.n_types))).index_select(0, types).unsqueeze(1)]
         features = []
-        for layer in self.interactions:
-            xs = layer(xs, species, sh, basis, src, dst)
+        for layer, w in zip(self.interactions, weights):
+            xs = layer(xs, onehot, sh, w, src, dst)
             features.append(to_flat(xs))
-        x = xs[0][:, 0]
+        scalars = xs[0].squeeze(1)
+        x = scalars
         for w, alpha in zip(self.head, self.head_alphas):
             x = x @ (w * alpha)
         atomic = self.scale_shift(x.squeeze(-1), types)
-        return frame_outputs(batch, atomic, xs[0][:, 0], n_frames) | {keys.NODE_FEATURES: features}
+        return frame_outputs(batch, atomic, scalars, n_frames) | {keys.NODE_FEATURES: features}

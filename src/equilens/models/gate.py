@@ -27,10 +27,8 @@ class Gate(nn.Module):
         self.c_sigmoid = normalize2mom(torch.sigmoid).cst
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        n_scalars = self.muls_out[0]
-        scalars = nn.functional.silu(xs[0][..., :n_scalars]) * self.c_silu
         if len(xs) == 1:
-            return [scalars]
-        gates = torch.sigmoid(xs[0][..., n_scalars:]) * self.c_sigmoid
-        gates = gates.split(self.muls_out[1:], dim=-1)
-        return [scalars] + [x * g for x, g in zip(xs[1:], gates)]
+            return [nn.functional.silu(xs[0]) * self.c_silu]
+        scalars, gates = xs[0].split([self.muls_out[0], sum(self.muls_out[1:])], dim=-1)
+        gates = (torch.sigmoid(gates) * self.c_sigmoid).split(self.muls_out[1:], dim=-1)
+        return [nn.functional.silu(scalars) * self.c_silu] + [x * g for x, g in zip(xs[1:], gates)]

@@ -8,7 +8,7 @@ from torch import nn
 from equilens.models.convolution import Convolution
 from equilens.models.gate import Gate
 from equilens.models.layout import Muls, irreps_of
-from equilens.models.linear import Linear, SpeciesLinear, add
+from equilens.models.linear import Linear, UpdateLinear
 
 
 class Interaction(nn.Module):
@@ -17,30 +17,32 @@ class Interaction(nn.Module):
     The convolution filter is the spherical harmonics Y of the edge direction times a
     learned radial MLP h of the Bessel embedding (Batzner et al. 2022; Thomas et al. 2018);
     z is the mean neighbour count of the training set; SI is a species-dependent
-    self-interaction (a linear layer per element).
+    self-interaction (a linear layer per element), computed with W₂ in one
+    :class:`~equilens.models.linear.UpdateLinear`. The radial MLP lives in the model
+    (:class:`~equilens.models.radial.RadialMLPs`, all layers' at once); ``conv.weight_numel``
+    and ``conv.weight_scale`` say what it must produce.
 
     Shapes (per-order layout of :mod:`equilens.models.layout`): xs[l] (n_atoms, 2l+1,
-    muls_in[l]) → (n_atoms, 2l+1, muls_out[l]); ``species`` from
-    :func:`~equilens.models.linear.species_index`; sh, basis per edge; src/dst (n_edges,)
-    neighbour j → centre i.
+    muls_in[l]) → (n_atoms, 2l+1, muls_out[l]); ``onehot`` from
+    :func:`~equilens.models.linear.species_onehot`; sh per edge; ``weights`` (n_edges,
+    conv.weight_numel); src/dst (n_edges,) neighbour j → centre i.
     """
 
     def __init__(self, muls_in: Muls, muls_out: Muls, l_sh: int, n_types: int,
-                 num_basis: int, radial_hidden: int, avg_neighbours: float):
+                 avg_neighbours: float):
         super().__init__()
         self.muls_in, self.muls_out = tuple(muls_in), tuple(muls_out)
         self.irreps_in, self.irreps_out = irreps_of(self.muls_in), irreps_of(self.muls_out)
         self.linear_in = Linear(self.muls_in, self.muls_in)
-        self.conv = Convolution(self.muls_in, l_sh, set(range(len(self.muls_out))), num_basis,
-                                radial_hidden, avg_neighbours)
+        self.conv = Convolution(self.muls_in, l_sh, set(range(len(self.muls_out))),
+                                avg_neighbours)
         self.gate = Gate(self.muls_out)
-        self.linear_out = Linear(self.conv.muls_out, self.gate.muls_in)
-        self.self_interaction = SpeciesLinear(self.muls_in, self.gate.muls_in, n_types)
+        self.update = UpdateLinear(self.conv.muls_out, self.muls_in, self.gate.muls_in, n_types)
 
-    def forward(self, xs: list[torch.Tensor], species: torch.Tensor, sh: list[torch.Tensor],
-                basis: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
-        messages = self.conv(self.linear_in(xs), sh, basis, src, dst)
-        return self.gate(add(self.linear_out(messages), self.self_interaction(xs, species)))
+    def forward(self, xs: list[torch.Tensor], onehot: torch.Tensor, sh: list[torch.Tensor | None],
+                weights: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
+        messages = self.conv(self.linear_in(xs), sh, weights, src, dst)
+        return self.gate(self.update(messages, xs, onehot))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.irreps_in} -> {self.irreps_out})"

@@ -42,22 +42,32 @@ def from_flat(x: torch.Tensor, muls: Muls) -> list[torch.Tensor]:
     return out
 
 
-def edge_harmonics(vectors: torch.Tensor, lengths: torch.Tensor, l_max: int) -> list[torch.Tensor]:
-    """Spherical harmonics of edge directions, per order: [l] → (n_edges, 2l+1, 1).
+def edge_harmonics(vectors: torch.Tensor, lengths: torch.Tensor, l_max: int) -> torch.Tensor:
+    """Spherical harmonics Y_1..Y_l_max of edge directions: (n_edges, (l_max+1)² − 1).
 
-    e3nn's real harmonics with ``component`` normalisation (|Y_l|² = 2l+1): Y_0 = 1 is
-    returned as a constant and never multiplied; Y_1 = √3 r̂ (e3nn's component order
-    x, y, z) is written out; higher orders come from ``o3.spherical_harmonics``.
-    ``lengths`` (n_edges,) are the norms of ``vectors`` (n_edges, 3), in Å.
+    e3nn's real harmonics with ``component`` normalisation (|Y_l|² = 2l+1), orders
+    concatenated. Y_0 = 1 is left out: it is never multiplied. Y_1 = √3 x̂ (e3nn's
+    component order x, y, z) is written out; higher orders come from
+    ``o3.spherical_harmonics``. ``lengths`` (n_edges,) are the norms of ``vectors``
+    (n_edges, 3), in Å.
     """
-    ones = torch.ones(vectors.shape[0], 1, 1, dtype=vectors.dtype, device=vectors.device)
     if l_max == 0:
-        return [ones]
+        return vectors[:, :0]
     unit = vectors * (1.0 / lengths).unsqueeze(-1)
-    out = [ones, (unit * math.sqrt(3.0)).unsqueeze(-1)]
-    if l_max > 1:
-        sh = o3.spherical_harmonics(list(range(2, l_max + 1)), unit, normalize=False,
+    y1 = unit * math.sqrt(3.0)
+    if l_max == 1:
+        return y1
+    higher = o3.spherical_harmonics(list(range(2, l_max + 1)), unit, normalize=False,
                                     normalization="component")
-        out += [block.unsqueeze(-1)
-                for block in sh.split([2 * l + 1 for l in range(2, l_max + 1)], dim=1)]
-    return out
+    return torch.cat([y1, higher], dim=1)
+
+
+def harmonic_orders(harmonics: torch.Tensor, l_max: int) -> list[torch.Tensor | None]:
+    """:func:`edge_harmonics` per order: ``[None, Y_1, ..., Y_l_max]``, Y_l (n_edges, 2l+1, 1).
+
+    Entry 0 (Y_0 = 1) is None: a tensor product path with l2 = 0 multiplies by nothing.
+    """
+    if l_max <= 1:
+        return [None] + [harmonics.unsqueeze(-1)] * l_max
+    blocks = harmonics.split([2 * l + 1 for l in range(1, l_max + 1)], dim=1)
+    return [None] + [block.unsqueeze(-1) for block in blocks]

@@ -35,33 +35,54 @@ class RadialEmbedding(nn.Module):
         poly = -(p + 1.0) * (p + 2.0) / 2.0 + x * (p * (p + 2.0) - p * (p + 1.0) / 2.0 * x)
         return (1.0 + x.pow(p) * poly) * (x < 1.0)
 
-    def forward(self, r: torch.Tensor) -> torch.Tensor:
-        radial = self.envelope(r) * (self.prefactor / r)
-        return torch.sin(r.unsqueeze(-1) * (self.freqs / self.cutoff)) * radial.unsqueeze(-1)
+    def envelope_factor(self, r: torch.Tensor) -> torch.Tensor:
+        """√(2/r_c) u(r/r_c) / r, the part without trainable parameters: (n_edges,) → (n_edges,)."""
+        return self.envelope(r) * (self.prefactor / r)
+
+    def forward(self, r: torch.Tensor, factor: torch.Tensor | None = None) -> torch.Tensor:
+        """(n_edges,) lengths → (n_edges, num_basis); ``factor``: a cached :meth:`envelope_factor`."""
+        factor = self.envelope_factor(r) if factor is None else factor
+        return torch.sin(r.unsqueeze(-1) * (self.freqs / self.cutoff)) * factor.unsqueeze(-1)
 
 
-class RadialMLP(nn.Module):
-    """Per-edge weights h(embedding): dense layers without bias, SiLU between them.
+class RadialMLPs(nn.Module):
+    """Per-edge weights h_k(embedding) of every interaction k: one MLP per layer, run together.
 
-    e3nn's ``FullyConnectedNet`` convention: N(0, 1) weights scaled by 1/√fan_in and the
+    Each MLP has dense layers without bias and SiLU between them, in e3nn's
+    ``FullyConnectedNet`` convention: N(0, 1) weights scaled by 1/√fan_in and the
     activation rescaled to unit second moment (``normalize2mom``), so every layer starts
-    with unit-variance outputs. ``out_scale`` (one factor per output column) is folded
-    into the last layer: the path constants of the tensor product it feeds.
+    with unit-variance outputs. The hidden layers of all MLPs are evaluated as batched
+    matmuls over the layer index (one call per depth instead of one per interaction);
+    their last layers, whose widths differ, one by one. ``out_scales[k]`` (one factor per
+    output column) is folded into MLP k's last layer: the path constants of the tensor
+    product it feeds.
 
-    Shapes: (n_edges, sizes[0]) → (n_edges, sizes[-1]).
+    Shapes: (n_edges, sizes[0]) → list over k of (n_edges, outs[k]).
     """
 
-    def __init__(self, sizes: list[int], out_scale: torch.Tensor | None = None):
+    def __init__(self, sizes: list[int], outs: list[int],
+                 out_scales: list[torch.Tensor] | None = None):
         super().__init__()
-        self.weights = nn.ParameterList(
-            [nn.Parameter(torch.randn(a, b)) for a, b in itertools.pairwise(sizes)])
+        if len(sizes) < 2:
+            raise ValueError(f"RadialMLPs needs at least one hidden layer, got sizes {sizes}")
+        n = len(outs)
+        self.sizes, self.outs = list(sizes), list(outs)
+        self.hidden = nn.ParameterList(
+            [nn.Parameter(torch.randn(n, a, b)) for a, b in itertools.pairwise(sizes)])
+        self.last = nn.ParameterList([nn.Parameter(torch.randn(sizes[-1], out)) for out in outs])
         act = normalize2mom(nn.functional.silu).cst
-        alphas = [1.0 / math.sqrt(sizes[0])] + [act / math.sqrt(a) for a in sizes[1:-1]]
-        scale = torch.full((sizes[-1],), alphas[-1]) * (1 if out_scale is None else out_scale)
-        self.alphas = alphas[:-1]
-        self.register_buffer("out_scale", scale)
+        self.alphas = [1.0 / math.sqrt(sizes[0])] + [act / math.sqrt(a) for a in sizes[1:-1]]
+        alpha_last = act / math.sqrt(sizes[-1])
+        for k, out in enumerate(outs):
+            scale = torch.full((out,), alpha_last)
+            if out_scales is not None:
+                scale = scale * out_scales[k]
+            self.register_buffer(f"out_scale_{k}", scale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for w, alpha in zip(self.weights[:-1], self.alphas):
-            x = nn.functional.silu(x @ (w * alpha))
-        return x @ (self.weights[-1] * self.out_scale)
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        h = x.expand(len(self.outs), *x.shape)
+        for w, alpha in zip(self.hidden, self.alphas):
+            h = nn.functional.silu(torch.bmm(h, w * alpha))  # (n_mlps, n_edges, width)
+        # unbind, not h[k]: its backward is one stack instead of a zero-filled copy per k
+        return [h_k @ (w * getattr(self, f"out_scale_{k}"))
+                for k, (h_k, w) in enumerate(zip(h.unbind(0), self.last))]

@@ -23,7 +23,8 @@ ATOM_KEYS = (keys.POSITIONS, keys.ATOM_TYPES, keys.ATOMIC_NUMBERS, keys.BATCH, k
 #: Keys with one row per frame, left alone by every transformation here.
 FRAME_KEYS = (keys.N_ATOMS, keys.ENERGY)
 #: Keys with one column (EDGE_INDEX) or row per edge.
-EDGE_KEYS = (keys.EDGE_INDEX, keys.EDGE_VECTORS, keys.EDGE_LENGTHS)
+EDGE_KEYS = (keys.EDGE_INDEX, keys.EDGE_VECTORS, keys.EDGE_LENGTHS, keys.EDGE_HARMONICS,
+             keys.EDGE_ENVELOPE)
 
 
 def random_orthogonal(n: int, *, improper: bool = False,
@@ -82,12 +83,13 @@ def transform_batch(batch: dict[str, torch.Tensor], rotation: torch.Tensor,
 
     Returns:
         A new dict: POSITIONS float64 transformed; FORCES and EDGE_VECTORS rotated
-        (vectors do not translate); everything else, including EDGE_INDEX (distances
-        and hence the neighbour graph are unchanged), shared with the input.
+        (vectors do not translate); cached EDGE_HARMONICS dropped (a model recomputes
+        them); everything else, including EDGE_INDEX (distances and hence the neighbour
+        graph are unchanged), shared with the input.
     """
     _check_rigid(batch, rotation, translation)
     frame = batch[keys.BATCH]
-    out = dict(batch)
+    out = {k: v for k, v in batch.items() if k != keys.EDGE_HARMONICS}
     pos = rotate_vectors(batch[keys.POSITIONS], frame, rotation)
     if translation is not None:
         pos = pos + translation.double()[frame]
@@ -160,7 +162,7 @@ def permute_batch(batch: dict[str, torch.Tensor], perm: torch.Tensor) -> dict[st
         edges = invert_permutation(perm)[batch[keys.EDGE_INDEX]]
         order = torch.argsort(edges[1] * n + edges[0], stable=True)
         out[keys.EDGE_INDEX] = edges[:, order]
-        for key in (keys.EDGE_VECTORS, keys.EDGE_LENGTHS):
+        for key in EDGE_KEYS[1:]:
             if key in batch:
                 out[key] = batch[key][order]
     return out

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from equilens.data import keys, to_device
+from equilens.data import edge_features, keys, to_device
 from equilens.data.units import KCAL_MOL_TO_MEV
 from equilens.errors import DataError, EquilensError
 from equilens.io import write_csv, write_json
@@ -133,7 +133,8 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     bar = tqdm(total=t_cfg.epochs, initial=start_epoch - 1, disable=not progress,
                desc=run_dir.name, unit="epoch", dynamic_ncols=True, leave=False)
     state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "exp": exp,
-             "device": device, "avg": avg_neighbours}
+             "device": device, "avg": avg_neighbours,
+             "geometry": _cached_geometry(model, exp, device, t_cfg.forces)}
     try:
         for epoch in range(start_epoch, t_cfg.epochs + 1):
             row = _epoch(epoch, state, config)
@@ -179,6 +180,21 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     return TrainResult(run_dir, len(history), best["epoch"], best_energy, total, n_params)
 
 
+def _cached_geometry(model: torch.nn.Module, exp: Experiment, device: torch.device,
+                     forces: bool) -> dict[str, dict[str, torch.Tensor] | None]:
+    """Per-edge geometry of the train and val sets, computed once when positions never move.
+
+    Without forces no position needs a gradient, so edge lengths and spherical harmonics
+    (the model's ``edge_geometry``) are the same every epoch: computed here once, they
+    reach the model inside each batch. With forces, or for a model without
+    ``edge_geometry``, nothing is cached.
+    """
+    if forces or not hasattr(model, "edge_geometry"):
+        return {"train": None, "val": None}
+    return {split: edge_features(exp.datasets[split], model.edge_geometry, device)
+            for split in ("train", "val")}
+
+
 def _epoch(epoch: int, state: dict, config: Config) -> dict:
     model, optimizer, exp, device = state["model"], state["optimizer"], state["exp"], state["device"]
     t_cfg = config.training
@@ -188,7 +204,9 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
     sums = {"energy": 0.0, "force": 0.0, "loss": 0.0}
     n_frames, n_force = 0, 0
     scale = model.scale_shift.scale
-    for batch in exp.datasets["train"].batches(t_cfg.batch_size, shuffle=True, generator=gen):
+    geometry = state["geometry"]
+    for batch in exp.datasets["train"].batches(t_cfg.batch_size, shuffle=True, generator=gen,
+                                               edge_features=geometry["train"]):
         batch = to_device(batch, device)
         out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True)
         loss = _loss(out, batch, scale, t_cfg)
@@ -206,7 +224,8 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
             sums["force"] += float((out[keys.FORCES].detach() - batch[keys.FORCES]).abs().sum())
             n_force += batch[keys.FORCES].numel()
     val = exp.datasets["val"]
-    pred = predict(model, val, t_cfg.eval_batch_size, device, forces=t_cfg.forces)
+    pred = predict(model, val, t_cfg.eval_batch_size, device, forces=t_cfg.forces,
+                   edge_features=geometry["val"])
     v_energy = errors(pred[keys.ENERGY], val.frames.energy, "energy")
     train_mae = sums["energy"] / n_frames
     row = {"epoch": epoch, "train_energy_mae_kcal": train_mae,
