@@ -21,7 +21,7 @@ from equilens.data import keys
 from equilens.models import energy_and_forces
 from equilens.training.config import load_config
 from equilens.training.experiment import Experiment
-from equilens.training.trainer import _loss
+from equilens.training.trainer import _cached_geometry, _loss
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,7 +46,10 @@ def main() -> None:
     exp = Experiment.from_config(cfg)
     model = exp.new_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    batches = list(exp.datasets["train"].batches(10, shuffle=True,
+    params = [p for p in model.parameters() if p.requires_grad]
+    # as the trainer: without forces, edge geometry computed once for the data set
+    geometry = _cached_geometry(model, exp, torch.device("cpu"), args.forces)["train"]
+    batches = list(exp.datasets["train"].batches(10, shuffle=True, edge_features=geometry,
                                                  generator=torch.Generator().manual_seed(0)))
     batches = batches[:args.steps]
     phases = dict.fromkeys(["forward", "force derivative", "backward", "optimiser"], 0.0)
@@ -65,7 +68,7 @@ def main() -> None:
         loss = _loss(out, batch, model.scale_shift.scale, cfg.training)
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward(inputs=params)
         t3 = time.perf_counter()
         optimizer.step()
         t4 = time.perf_counter()

@@ -81,6 +81,13 @@ class Adapter:
     def loss(self, model: torch.nn.Module, out: Any, batch: Any, forces: bool) -> torch.Tensor:
         raise NotImplementedError
 
+    def backward(self, model: torch.nn.Module, loss: torch.Tensor) -> None:
+        """The loss's backward pass as the code's trainer runs it (default ``loss.backward()``)."""
+        loss.backward()
+
+    def before_training(self, model: torch.nn.Module, data: Any, forces: bool) -> None:
+        """What the code's own trainer does once before its first epoch (default nothing)."""
+
     def optimizer(self, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
         """The optimiser the code's own trainer uses; plain Adam unless a code says otherwise."""
         return torch.optim.Adam(model.parameters(), lr=lr)
@@ -114,7 +121,7 @@ def train_step(adapter: Adapter, model: torch.nn.Module, optimizer: torch.optim.
     out = adapter.forward(model, batch, forces=forces, training=True)
     loss = adapter.loss(model, out, batch, forces)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    adapter.backward(model, loss)
     optimizer.step()
 
 
@@ -135,6 +142,7 @@ def task_train(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     data = adapter.load(job["train_file"], job["n_train"])
     model = adapter.build(data, job["forces"])
     optimizer = adapter.optimizer(model, job["lr"])
+    adapter.before_training(model, data, job["forces"])
     generator = torch.Generator().manual_seed(job["seed"])
     times = [run_epoch(adapter, model, optimizer, data, job, generator)
              for _ in range(job["warmup"] + job["epochs"])]
@@ -178,6 +186,7 @@ def train_for(adapter: Adapter, model: torch.nn.Module, data: Any,
               job: dict[str, Any]) -> dict[str, Any]:
     """Train until ``budget_s`` seconds of training steps have passed (clock read per step)."""
     optimizer = adapter.optimizer(model, job["lr"])
+    adapter.before_training(model, data, True)
     generator = torch.Generator().manual_seed(job["seed"])
     model.train()
     steps, elapsed = 0, 0.0

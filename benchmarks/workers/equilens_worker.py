@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from common import Adapter, main
 
-from equilens.data import GraphDataset, Splits, TypeMap, keys, read_ase, to_device
+from equilens.data import GraphDataset, Splits, TypeMap, edge_features, keys, read_ase, to_device
 from equilens.models import energy_and_forces, model_hparams
 from equilens.training.config import load_config
 from equilens.training.experiment import DTYPES, Experiment
@@ -31,7 +31,8 @@ class Data:
 
 
 class EquilensAdapter(Adapter):
-    energy_only_mode = "energy_and_forces(forces=False): energy only, no derivative"
+    energy_only_mode = ("energy_and_forces(forces=False): energy only, no derivative; in training, "
+                        "edge geometry computed once before the first epoch, as the trainer does")
 
     def __init__(self, job: dict[str, Any]):
         super().__init__(job)
@@ -40,6 +41,7 @@ class EquilensAdapter(Adapter):
         self.dtype = job["model"].get("dtype", "float32")
         self.type_map: TypeMap | None = None
         self.training = None
+        self.geometry: dict[str, torch.Tensor] | None = None
 
     def load(self, path: str, n_frames: int) -> Data:
         frames = read_ase(path, "REF_energy", "REF_forces")
@@ -77,11 +79,22 @@ class EquilensAdapter(Adapter):
     def hyperparameters(self) -> dict[str, Any]:
         return {"spec": self.spec, **model_hparams(self.spec), "cutoff": self.cutoff,
                 "dtype": self.dtype, "loss": "l1 on normalised energy (+ forces), equilens trainer",
-                "optimizer": "Adam(fused=True), as the equilens trainer"}
+                "optimizer": "Adam(fused=True), as the equilens trainer",
+                "backward": "loss.backward(inputs=weights), as the equilens trainer"}
+
+    def backward(self, model, loss):
+        # As equilens's trainer: gradients of the weights only (not of the positions).
+        loss.backward(inputs=[p for p in model.parameters() if p.requires_grad])
+
+    def before_training(self, model, data, forces):
+        # As equilens's trainer: without forces, edge geometry once for the training set.
+        if not forces:
+            self.geometry = edge_features(self.graphs(data), model.edge_geometry, self.device)
 
     def batches(self, data: Data, batch_size: int, shuffle: bool,
                 generator: torch.Generator | None = None) -> Iterator[dict[str, torch.Tensor]]:
-        for batch in self.graphs(data).batches(batch_size, shuffle=shuffle, generator=generator):
+        for batch in self.graphs(data).batches(batch_size, shuffle=shuffle, generator=generator,
+                                               edge_features=self.geometry):
             yield to_device(batch, self.device)
 
     def forward(self, model, batch, forces, training):
