@@ -9,6 +9,7 @@ from e3nn.nn import FullyConnectedNet
 
 from equilens.models import default_dtype
 from equilens.models.convolution import Convolution
+from equilens.models.interaction import Interaction
 from equilens.models.layout import edge_harmonics, from_flat, harmonic_orders, irreps_of, to_flat
 from equilens.models.linear import UpdateLinear, species_onehot
 from equilens.models.radial import RadialMLPs
@@ -85,7 +86,8 @@ def test_update_linear_is_a_linear_map_plus_one_matrix_per_element():
           torch.randn(5, 3, 2, dtype=torch.float64, generator=gen)]
     xs = [torch.randn(5, 1, 4, dtype=torch.float64, generator=gen),
           torch.randn(5, 3, 4, dtype=torch.float64, generator=gen)]
-    out = layer(ms, xs, species_onehot(types, torch.eye(3, dtype=torch.float64)))
+    attrs = species_onehot(types, torch.eye(3, dtype=torch.float64) * layer.attr_alpha)
+    out = layer([m * a for m, a in zip(ms, layer.m_alpha)], xs, attrs)  # inputs normalised
     for l, w in enumerate(layer.weights):
         mul_m = ms[l].shape[-1]
         a = w[:mul_m] / mul_m**0.5
@@ -110,3 +112,35 @@ def test_radial_mlps_equal_e3nn_fully_connected_nets():
             net.layer1.weight.copy_(mlps.hidden[1][k])
             net.layer2.weight.copy_(mlps.last[k])
         torch.testing.assert_close(out, net(x) * scales[k].double(), rtol=1e-12, atol=1e-12)
+
+
+def test_interaction_folds_its_normalisations_exactly():
+    """The interaction with 1/√fan_in folded into the convolution's weights computes what
+    the unfolded chain does: normalised linear → convolution → normalised linear + SI → gate."""
+    gen = torch.Generator().manual_seed(5)
+    muls, n_types, n, n_edges = (3, 3), 2, 6, 20
+    with default_dtype(torch.float64):
+        layer = Interaction(muls, muls, l_sh=1, n_types=n_types, avg_neighbours=2.5)
+        plain = Convolution(muls, 1, {0, 1}, avg_neighbours=2.5)
+    xs = [torch.randn(n, 2 * l + 1, m, dtype=torch.float64, generator=gen)
+          for l, m in enumerate(muls)]
+    types = torch.randint(0, n_types, (n,), generator=gen)
+    src, dst = torch.randint(0, n, (2, n_edges), generator=gen)
+    vec = torch.randn(n_edges, 3, dtype=torch.float64, generator=gen)
+    sh = harmonic_orders(edge_harmonics(vec, vec.norm(dim=-1), 1), 1)
+    raw = torch.randn(n_edges, plain.weight_numel, dtype=torch.float64, generator=gen)
+    attrs = species_onehot(types, torch.eye(n_types, dtype=torch.float64)
+                           * layer.update.attr_alpha)
+    ours = layer(xs, attrs, sh, raw * layer.conv.weight_scale, src, dst)
+
+    h = [x @ w / m**0.5 for x, w, m in zip(xs, layer.linear_in.weights, muls)]
+    messages = plain(h, sh, raw * plain.weight_scale, src, dst)
+    mixed = []
+    for l, w in enumerate(layer.update.weights):
+        mul_m = messages[l].shape[-1]
+        per_type = w[mul_m:].view(n_types, muls[l], -1) / (muls[l] * n_types) ** 0.5
+        si = torch.stack([xs[l][i] @ per_type[t] for i, t in enumerate(types.tolist())])
+        mixed.append(messages[l] @ w[:mul_m] / mul_m**0.5 + si)
+    expected = layer.gate(mixed)
+    for a, b in zip(ours, expected):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -58,7 +58,7 @@ def test_first_layer_matches_dense_formula(ethanol):
 
 def test_second_layer_matches_dense_formula(ethanol):
     ds, type_map = ethanol
-    model = build_model("gcn:channels=8,layers=2", len(type_map), 5.0, 1.0).double()
+    model = build_model("gcn:channels=8,layers=2", len(type_map), 5.0, 1.0).double().eval()
     batch = ds.batch(torch.tensor([0]))
     pos, edges = batch[keys.POSITIONS].numpy(), batch[keys.EDGE_INDEX].numpy()
     features = model(batch)[keys.NODE_FEATURES]

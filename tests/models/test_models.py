@@ -229,3 +229,21 @@ def test_cached_edge_geometry_gives_the_same_outputs(spec, data, models):
     forces = energy_and_forces(model, ds.batch(index, wrong))
     torch.testing.assert_close(forces[keys.FORCES], energy_and_forces(model, plain)[keys.FORCES],
                                rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_latents_only_in_eval_mode(spec, data, models):
+    """Training reads energies only: a model in training mode skips the latents."""
+    ds, _ = data
+    model = models[spec]
+    batch = ds.batch(torch.arange(2))
+    with torch.no_grad():
+        evaluated = model(batch)
+        model.train()
+        try:
+            trained = model(batch)
+        finally:
+            model.eval()
+    assert {keys.LATENT, keys.NODE_FEATURES} <= set(evaluated)
+    assert not {keys.LATENT, keys.NODE_FEATURES} & set(trained)
+    torch.testing.assert_close(trained[keys.ENERGY], evaluated[keys.ENERGY], rtol=0, atol=0)

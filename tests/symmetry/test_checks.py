@@ -52,7 +52,7 @@ def batch(experiment) -> dict[str, torch.Tensor]:
 def _model(experiment: Experiment, spec: str) -> nn.Module:
     """A random-weight model of ``spec``, e3nn constants made in float64."""
     return build_model(spec, len(experiment.type_map), experiment.config.data.cutoff,
-                       experiment.datasets["train"].mean_neighbours, torch.float64)
+                       experiment.datasets["train"].mean_neighbours, torch.float64).eval()
 
 
 def _by_name(results) -> dict:

@@ -44,7 +44,8 @@ ATOMIC_ENERGY: Final[str] = "atomic_energy"
 
 # (n_frames, latent_dim) float, no unit. Graph-level last-layer latent: the mean over a
 # frame's atoms of the invariant (l=0) features that feed the energy head. Invariant under
-# E(3); its irreps are `latent_dim x 0e` for every model.
+# E(3); its irreps are `latent_dim x 0e` for every model. Returned, with NODE_FEATURES, by
+# a model in eval mode only (training needs neither).
 LATENT: Final[str] = "latent"
 # list over layers of (n_atoms, irreps.dim) float. Node features after each interaction;
 # their irreps are the model's `layer_irreps`.

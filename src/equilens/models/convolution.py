@@ -17,6 +17,7 @@ computes the weights (:class:`~equilens.models.radial.RadialMLPs`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from e3nn import o3
@@ -39,13 +40,20 @@ class Convolution(nn.Module):
     """Message passing x'_i = (1/√z) Σ_{j∈∂(i)} x_j ⊗_{w(r_ij)} Y(r̂_ij), per-order layout.
 
     Shapes: xs[l] (n_atoms, 2l+1, muls_in[l]); sh from
-    :func:`~equilens.models.layout.harmonic_orders` (sh[0] is not read); weights (n_edges, weight_numel),
-    path by path (columns ``slices[p]``), already multiplied by ``weight_scale``;
+    :func:`~equilens.models.layout.harmonic_orders` (sh[0] is not read); weights
+    (n_edges, weight_numel), path by path (columns ``slices[p]``), already multiplied by
+    ``weight_scale``;
     src/dst (n_edges,) neighbour j → centre i. Output: per order l3 the paths into it
     concatenated along channels, ``(n_atoms, 2l3+1, muls_out[l3])``.
     """
 
-    def __init__(self, muls_in: Muls, l_sh: int, orders_out: set[int], avg_neighbours: float):
+    def __init__(self, muls_in: Muls, l_sh: int, orders_out: set[int], avg_neighbours: float,
+                 in_scale: Sequence[float] | None = None, normalize_output: bool = False):
+        """``in_scale[l1]``: a factor the input of order l1 still lacks (the 1/√fan_in of the
+        linear map before, ``Linear(normalize=False)``); ``normalize_output``: also apply
+        1/√muls_out[l3], the fan-in normalisation of the linear map that mixes the messages
+        next (:class:`~equilens.models.linear.UpdateLinear`). Both end up in
+        ``weight_scale``: the convolution is linear in its input and its weights."""
         super().__init__()
         self.muls_in = tuple(muls_in)
         self.paths = _paths(self.muls_in, l_sh, orders_out)
@@ -65,7 +73,10 @@ class Convolution(nn.Module):
                 torch.testing.assert_close(c.reshape(identity.shape), factor * identity)
             mul = self.muls_in[l1]
             self.path_factors.append(factor)
-            scales.append(torch.full((mul,), factor / math.sqrt(avg_neighbours)))
+            scale = factor / math.sqrt(avg_neighbours)
+            scale *= 1.0 if in_scale is None else in_scale[l1]
+            scale *= 1.0 / math.sqrt(self.muls_out[l3]) if normalize_output else 1.0
+            scales.append(torch.full((mul,), scale))
             self.slices.append((start, start + mul))
             start += mul
         self.weight_numel = start

@@ -14,7 +14,7 @@ from equilens.models.interaction import Interaction
 from equilens.models.layout import edge_harmonics, harmonic_orders, irreps_of, to_flat
 from equilens.models.linear import species_onehot
 from equilens.models.radial import RadialEmbedding, RadialMLPs
-from equilens.models.readout import frame_outputs
+from equilens.models.readout import analysis_outputs, frame_outputs
 from equilens.models.scale_shift import EnergyScaleShift
 
 
@@ -54,7 +54,7 @@ class EGNN(nn.Module):
 
     forward(batch) → dict with ENERGY (n_frames,) kcal/mol, ATOMIC_ENERGY (n_atoms,),
     LATENT (n_frames, channels) and NODE_FEATURES (list over layers, irreps in
-    ``layer_irreps``).
+    ``layer_irreps``); the last two in eval mode only (see ``readout.analysis_outputs``).
     """
 
     def __init__(self, config: EGNNConfig, n_types: int, cutoff: float, avg_neighbours: float):
@@ -64,7 +64,6 @@ class EGNN(nn.Module):
         self.n_types = n_types
         self.radial = RadialEmbedding(cutoff, c.num_basis, c.cutoff_p)
         self.embed = nn.Parameter(torch.randn(n_types, c.channels))
-        self.register_buffer("identity", torch.eye(n_types))  # rows: one-hot species
         muls: tuple[int, ...] = (c.channels,)
         layers = []
         for k in range(c.layers):
@@ -72,6 +71,10 @@ class EGNN(nn.Module):
             layers.append(Interaction(muls, out, c.l_max, n_types, avg_neighbours))
             muls = out
         self.interactions = nn.ModuleList(layers)
+        # one-hot species rows, times the self-interactions' normalisation (the same in
+        # every layer: all take `channels` channels per order)
+        (attr_alpha,) = {layer.update.attr_alpha for layer in layers}
+        self.register_buffer("species_attrs", torch.eye(n_types) * attr_alpha)
         self.radial_mlps = RadialMLPs([c.num_basis, c.radial_hidden, c.radial_hidden],
                                       [layer.conv.weight_numel for layer in layers],
                                       [layer.conv.weight_scale for layer in layers])
@@ -80,7 +83,8 @@ class EGNN(nn.Module):
         hidden = max(c.channels // 2, 1)
         self.head = nn.ParameterList([nn.Parameter(torch.randn(c.channels, hidden)),
                                       nn.Parameter(torch.randn(hidden, 1))])
-        self.head_alphas = [1.0 / math.sqrt(c.channels), 1.0 / math.sqrt(hidden)]
+        # the head's two 1/√fan_in, applied once to the per-atom energy
+        self.head_alpha = 1.0 / math.sqrt(c.channels * hidden)
         self.scale_shift = EnergyScaleShift(n_types)
 
     def edge_geometry(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -110,15 +114,19 @@ class EGNN(nn.Module):
         lengths = geometry[keys.EDGE_LENGTHS]
         sh = harmonic_orders(geometry[keys.EDGE_HARMONICS], self.config.l_max)
         weights = self.radial_mlps(self.radial(lengths, geometry[keys.EDGE_ENVELOPE]))
-        onehot = species_onehot(types, self.identity)
+        attrs = species_onehot(types, self.species_attrs)
         xs = [(self.embed * (1.0 / math.sqrt(self.n_types))).index_select(0, types).unsqueeze(1)]
+        analysis = analysis_outputs(self)
         features = []
         for layer, w in zip(self.interactions, weights):
-            xs = layer(xs, onehot, sh, w, src, dst)
-            features.append(to_flat(xs))
+            xs = layer(xs, attrs, sh, w, src, dst)
+            if analysis:
+                features.append(to_flat(xs))
         scalars = xs[0].squeeze(1)
         x = scalars
-        for w, alpha in zip(self.head, self.head_alphas):
-            x = x @ (w * alpha)
-        atomic = self.scale_shift(x.squeeze(-1), types)
+        for w in self.head:
+            x = x @ w
+        atomic = self.scale_shift(x.squeeze(-1), types, self.head_alpha)
+        if not analysis:
+            return frame_outputs(batch, atomic, None, n_frames)
         return frame_outputs(batch, atomic, scalars, n_frames) | {keys.NODE_FEATURES: features}

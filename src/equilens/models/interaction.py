@@ -23,8 +23,8 @@ class Interaction(nn.Module):
     and ``conv.weight_scale`` say what it must produce.
 
     Shapes (per-order layout of :mod:`equilens.models.layout`): xs[l] (n_atoms, 2l+1,
-    muls_in[l]) → (n_atoms, 2l+1, muls_out[l]); ``onehot`` from
-    :func:`~equilens.models.linear.species_onehot`; sh per edge; ``weights`` (n_edges,
+    muls_in[l]) → (n_atoms, 2l+1, muls_out[l]); ``attrs`` the one-hot of
+    :func:`~equilens.models.linear.species_onehot` times ``update.attr_alpha``; sh per edge; ``weights`` (n_edges,
     conv.weight_numel); src/dst (n_edges,) neighbour j → centre i.
     """
 
@@ -33,16 +33,19 @@ class Interaction(nn.Module):
         super().__init__()
         self.muls_in, self.muls_out = tuple(muls_in), tuple(muls_out)
         self.irreps_in, self.irreps_out = irreps_of(self.muls_in), irreps_of(self.muls_out)
-        self.linear_in = Linear(self.muls_in, self.muls_in)
+        # The normalisations of linear_in and of the messages' half of update are folded
+        # into the convolution's weights (it is linear in both): see Linear(normalize=False).
+        self.linear_in = Linear(self.muls_in, self.muls_in, normalize=False)
         self.conv = Convolution(self.muls_in, l_sh, set(range(len(self.muls_out))),
-                                avg_neighbours)
+                                avg_neighbours, in_scale=self.linear_in.alpha,
+                                normalize_output=True)
         self.gate = Gate(self.muls_out)
         self.update = UpdateLinear(self.conv.muls_out, self.muls_in, self.gate.muls_in, n_types)
 
-    def forward(self, xs: list[torch.Tensor], onehot: torch.Tensor, sh: list[torch.Tensor | None],
+    def forward(self, xs: list[torch.Tensor], attrs: torch.Tensor, sh: list[torch.Tensor | None],
                 weights: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
         messages = self.conv(self.linear_in(xs), sh, weights, src, dst)
-        return self.gate(self.update(messages, xs, onehot))
+        return self.gate(self.update(messages, xs, attrs))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.irreps_in} -> {self.irreps_out})"

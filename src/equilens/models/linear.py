@@ -23,22 +23,28 @@ def shared_orders(muls_in: Muls, muls_out: Muls) -> list[int]:
 class Linear(nn.Module):
     """ys[l] = xs[l] @ W_l / √mul_in_l for every order present in both input and output.
 
+    With ``normalize=False`` the factors 1/√mul_in_l (``alpha[l]``) are left to the
+    caller, which folds them into the next linear operation: the same function of the
+    same weights, one multiplication fewer per order and step.
+
     Shapes: xs[l] (n, 2l+1, muls_in[l]) → ys[l] (n, 2l+1, muls_out[l]), None for an
     output order without input (an equivariant map cannot create it).
     """
 
-    def __init__(self, muls_in: Muls, muls_out: Muls):
+    def __init__(self, muls_in: Muls, muls_out: Muls, normalize: bool = True):
         super().__init__()
         self.muls_in, self.muls_out = tuple(muls_in), tuple(muls_out)
+        self.normalize = normalize
         self.orders = shared_orders(self.muls_in, self.muls_out)
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.randn(self.muls_in[l], self.muls_out[l])) for l in self.orders])
-        self.alphas = [1.0 / math.sqrt(self.muls_in[l]) for l in self.orders]
+        #: per input order: 1/√mul_in (1.0 for an order the map does not use)
+        self.alpha = tuple(1.0 / math.sqrt(mul) if mul else 1.0 for mul in self.muls_in)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor | None]:
         out: list[torch.Tensor | None] = [None] * len(self.muls_out)
-        for l, w, alpha in zip(self.orders, self.weights, self.alphas):
-            out[l] = xs[l] @ (w * alpha)
+        for l, w in zip(self.orders, self.weights):
+            out[l] = xs[l] @ (w * self.alpha[l]) if self.normalize else xs[l] @ w
         return out
 
 
@@ -51,10 +57,15 @@ class UpdateLinear(nn.Module):
     species-dependent self-interaction of the layer input ``xs`` (e3nn's
     ``FullyConnectedTensorProduct(irreps, n_types x 0e, irreps_out)`` with one-hot
     attributes: one weight matrix per element), computed as one matmul per order on the
-    concatenation ``[ms[l] | xs[l] ⊗ onehot(Z)]``. Either side may lack an order.
+    concatenation ``[ms[l] | xs[l] ⊗ attrs]``. Either side may lack an order.
 
-    Shapes: ms[l] (n, 2l+1, muls_m[l]), xs[l] (n, 2l+1, muls_x[l]), ``onehot`` (n, 1,
-    n_types, 1) from :func:`species_onehot` → ys[l] (n, 2l+1, muls_out[l]).
+    The two normalisation factors are not applied here: ``ms[l]`` must come already
+    multiplied by ``m_alpha[l]`` = 1/√mul_m_l (the convolution producing them folds it
+    into its weights), and ``attrs`` is the one-hot of :func:`species_onehot` times
+    ``attr_alpha`` = 1/√(mul_x · n_types), which needs the same mul_x in every order.
+
+    Shapes: ms[l] (n, 2l+1, muls_m[l]), xs[l] (n, 2l+1, muls_x[l]), ``attrs`` (n, 1,
+    n_types, 1) → ys[l] (n, 2l+1, muls_out[l]).
     """
 
     def __init__(self, muls_m: Muls, muls_x: Muls, muls_out: Muls, n_types: int):
@@ -64,36 +75,34 @@ class UpdateLinear(nn.Module):
         self.orders_m = set(shared_orders(self.muls_m, self.muls_out))
         self.orders_x = set(shared_orders(self.muls_x, self.muls_out))
         self.orders = sorted(self.orders_m | self.orders_x)
-        weights = []
-        for l in self.orders:
-            scale = []
-            if l in self.orders_m:
-                scale.append(torch.full((self.muls_m[l], 1), 1.0 / math.sqrt(self.muls_m[l])))
-            if l in self.orders_x:
-                fan_in = self.muls_x[l] * n_types
-                scale.append(torch.full((fan_in, 1), 1.0 / math.sqrt(fan_in)))
-            scale = torch.cat(scale)
-            self.register_buffer(f"row_scale_{l}", scale)
-            weights.append(nn.Parameter(torch.randn(len(scale), self.muls_out[l])))
-        self.weights = nn.ParameterList(weights)
+        used_x = {self.muls_x[l] for l in self.orders_x}
+        if len(used_x) > 1:
+            raise ValueError(f"UpdateLinear needs one multiplicity for the self-interaction "
+                             f"input, got {self.muls_x}")
+        self.m_alpha = tuple(1.0 / math.sqrt(mul) if mul else 1.0 for mul in self.muls_m)
+        self.attr_alpha = 1.0 / math.sqrt(used_x.pop() * n_types) if used_x else 1.0
+        self.weights = nn.ParameterList([nn.Parameter(torch.randn(
+            (self.muls_m[l] if l in self.orders_m else 0)
+            + (self.muls_x[l] * n_types if l in self.orders_x else 0), self.muls_out[l]))
+            for l in self.orders])
 
     def forward(self, ms: list[torch.Tensor], xs: list[torch.Tensor],
-                onehot: torch.Tensor) -> list[torch.Tensor | None]:
+                attrs: torch.Tensor) -> list[torch.Tensor | None]:
         out: list[torch.Tensor | None] = [None] * len(self.muls_out)
         for l, w in zip(self.orders, self.weights):
             parts = [ms[l]] if l in self.orders_m else []
             if l in self.orders_x:
                 n, m, mul = xs[l].shape
-                parts.append((xs[l].unsqueeze(2) * onehot).view(n, m, self.n_types * mul))
-            inputs = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
-            out[l] = inputs @ (w * getattr(self, f"row_scale_{l}"))
+                parts.append((xs[l].unsqueeze(2) * attrs).view(n, m, self.n_types * mul))
+            out[l] = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)) @ w
         return out
 
 
-def species_onehot(types: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-    """(n,) element indices → (n, 1, n_types, 1) one-hot, the attribute of :class:`UpdateLinear`.
+def species_onehot(types: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """(n,) element indices → (n, 1, n_types, 1) rows of ``table``: the attrs of :class:`UpdateLinear`.
 
-    ``identity`` is the (n_types, n_types) identity matrix in the features' dtype: its
-    rows are the one-hot vectors (one gather, no validation pass over ``types``).
+    ``table`` is the (n_types, n_types) identity matrix (times ``attr_alpha``) in the
+    features' dtype: its rows are the one-hot vectors (one gather, no validation pass
+    over ``types``).
     """
-    return identity.index_select(0, types).view(-1, 1, identity.shape[0], 1)
+    return table.index_select(0, types).view(-1, 1, table.shape[0], 1)

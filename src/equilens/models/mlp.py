@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from equilens.data import keys
-from equilens.models.readout import frame_outputs
+from equilens.models.readout import analysis_outputs, frame_outputs
 from equilens.models.scale_shift import EnergyScaleShift
 
 
@@ -41,7 +41,8 @@ class MLP(nn.Module):
         BATCH (n_atoms,), N_ATOMS (n_frames,);
         output: ENERGY (n_frames,) float64 kcal/mol, ATOMIC_ENERGY (n_atoms,),
         LATENT (n_frames, channels), NODE_FEATURES (list over hidden layers of
-        (n_atoms, channels)).
+        (n_atoms, channels)); the last two in eval mode only (see
+        ``readout.analysis_outputs``).
     """
 
     def __init__(self, config: MLPConfig, n_types: int, cutoff: float, avg_neighbours: float):
@@ -62,5 +63,7 @@ class MLP(nn.Module):
             x = nn.functional.silu(layer(x))
             features.append(x)
         atomic = self.scale_shift(self.head(x).squeeze(-1), types)
+        if not analysis_outputs(self):
+            return frame_outputs(batch, atomic, None, batch[keys.N_ATOMS].shape[0])
         out = frame_outputs(batch, atomic, x, batch[keys.N_ATOMS].shape[0])
         return out | {keys.NODE_FEATURES: features}

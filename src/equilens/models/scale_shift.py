@@ -54,6 +54,11 @@ class EnergyScaleShift(nn.Module):
         self.shift.copy_(torch.as_tensor(shift))
         self.scale.fill_(scale)
 
-    def forward(self, per_atom: torch.Tensor, atom_types: torch.Tensor) -> torch.Tensor:
-        """(n_atoms,) normalised → (n_atoms,) float64 kcal/mol per-atom energies."""
-        return (per_atom * self.scale).double() + self.shift[atom_types]
+    def forward(self, per_atom: torch.Tensor, atom_types: torch.Tensor,
+                factor: float = 1.0) -> torch.Tensor:
+        """(n_atoms,) normalised → (n_atoms,) float64 kcal/mol per-atom energies.
+
+        ``factor``: a constant the per-atom values still lack (a head's normalisation).
+        """
+        scale = self.scale if factor == 1.0 else self.scale * factor
+        return (per_atom * scale).double() + self.shift[atom_types]
