@@ -34,8 +34,11 @@ def test_neighbour_edges_match_brute_force(aspirin, cutoff):
         assert set(pairs) == reference
         assert all(j != i for j, i in pairs)
         assert all((i, j) in reference for j, i in pairs)  # both directions
-        # Sorted by centre, then neighbour.
-        assert pairs == sorted(pairs, key=lambda p: (p[1], p[0]))
+        # Paired order: edges j < i sorted by centre then neighbour, then the same reversed.
+        half = len(pairs) // 2
+        assert all(j < i for j, i in pairs[:half])
+        assert pairs[:half] == sorted(pairs[:half], key=lambda p: (p[1], p[0]))
+        assert pairs[half:] == [(i, j) for j, i in pairs[:half]]
         # Real aspirin has pairs beyond 3 Å and 5 Å, so the cutoff really cuts.
         assert 0 < len(pairs) < len(pos) * (len(pos) - 1)
 
@@ -123,5 +126,5 @@ def test_type_map_unknown_element(aspirin):
 def test_cutoff_is_strict_and_isolated_atoms():
     pos = np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0], [0.0, 0.0, 3.0]])
     assert neighbour_edges(pos, 1.5).shape == (2, 0)  # distance == cutoff: not a neighbour
-    np.testing.assert_array_equal(neighbour_edges(pos, 1.5 + 1e-9), [[1, 0], [0, 1]])
+    np.testing.assert_array_equal(neighbour_edges(pos, 1.5 + 1e-9), [[0, 1], [1, 0]])
     assert neighbour_edges(pos[:1], 2.0).shape == (2, 0)

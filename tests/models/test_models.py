@@ -8,6 +8,7 @@ import torch
 
 from equilens.data import GraphDataset, TypeMap, edge_features, keys, read_rmd17_npz
 from equilens.errors import ConfigError
+from equilens.models.convolution import paired_half
 from equilens.models import (
     EGNN,
     GCN,
@@ -247,3 +248,22 @@ def test_latents_only_in_eval_mode(spec, data, models):
     assert {keys.LATENT, keys.NODE_FEATURES} <= set(evaluated)
     assert not {keys.LATENT, keys.NODE_FEATURES} & set(trained)
     torch.testing.assert_close(trained[keys.ENERGY], evaluated[keys.ENERGY], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.startswith("egnn")])
+def test_paired_edges_share_radial_weights_exactly(spec, data, models):
+    """Batches come in paired edge order (the second half reverses the first), and the
+    model computes each pair's radial weights once; with the edges shuffled it computes
+    them edge by edge. Energies and forces agree."""
+    ds, _ = data
+    model = models[spec]
+    batch = ds.batch(torch.arange(3))
+    src, dst = batch[keys.EDGE_INDEX]
+    assert paired_half(src, dst) == src.shape[0] // 2
+    shuffled = dict(batch)
+    perm = torch.randperm(src.shape[0], generator=torch.Generator().manual_seed(0))
+    shuffled[keys.EDGE_INDEX] = batch[keys.EDGE_INDEX][:, perm]
+    assert paired_half(*shuffled[keys.EDGE_INDEX]) is None
+    a, b = energy_and_forces(model, batch), energy_and_forces(model, shuffled)
+    torch.testing.assert_close(a[keys.ENERGY], b[keys.ENERGY], rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(a[keys.FORCES], b[keys.FORCES], rtol=1e-10, atol=1e-10)

@@ -60,7 +60,9 @@ class GraphDataset:
     Attributes:
         positions: (n_atoms_total, 3), Å, in ``dtype``.
         atom_types: (n_atoms_total,) int64.
-        edges: (2, n_edges_total) int64, atom indices local to the frame (neighbour, centre).
+        edges: (2, n_edges_total) int64, atom indices local to the frame (neighbour, centre),
+            each frame's in the paired order of :func:`~equilens.data.graph.neighbour_edges`;
+            a batch keeps that order over all its frames.
         energy: (n_frames,) float64 kcal/mol; forces: (n_atoms_total, 3) kcal/mol/Å or None.
     """
 
@@ -112,9 +114,9 @@ class GraphDataset:
         index = torch.as_tensor(index, dtype=torch.long)
         lens = self.n_atoms[index]
         atoms = ragged_range(self.atom_start[index], lens)
-        elens = self.n_edges[index]
-        edge_rows = ragged_range(self.edge_start[index], elens)
-        shift = torch.repeat_interleave(torch.cumsum(lens, 0) - lens, elens)
+        edge_rows = self.edge_rows(index)
+        pairs = self.n_edges[index] // 2
+        shift = torch.repeat_interleave(torch.cumsum(lens, 0) - lens, pairs).repeat(2)
         out = {
             keys.POSITIONS: self.positions[atoms],
             keys.ATOM_TYPES: self.atom_types[atoms],
@@ -130,6 +132,16 @@ class GraphDataset:
             out[key] = values.index_select(0, edge_rows.to(values.device))
         return out
 
+    def edge_rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Rows of :attr:`edges` that make up the batch of frames ``index``, in its order.
+
+        Paired order over the whole batch: the first half of every frame's edges (j < i),
+        then every second half (the same edges reversed), as within one frame.
+        """
+        pairs = self.n_edges[index] // 2
+        starts = self.edge_start[index]
+        return torch.cat([ragged_range(starts, pairs), ragged_range(starts + pairs, pairs)])
+
     def batches(self, batch_size: int, *, shuffle: bool = False,
                 generator: torch.Generator | None = None,
                 edge_features: dict[str, torch.Tensor] | None = None,
@@ -144,16 +156,21 @@ def edge_features(dataset: GraphDataset, fn, device: torch.device | str = "cpu",
                   frames_per_call: int = 1000) -> dict[str, torch.Tensor]:
     """``fn(batch)`` (a dict of per-edge tensors) for every edge of ``dataset``, on ``device``.
 
-    Evaluated without gradients on batches of ``frames_per_call`` frames in data-set
-    order and concatenated: rows follow :attr:`GraphDataset.edges`, ready for the
+    Evaluated without gradients on batches of ``frames_per_call`` frames; the rows are
+    put back in the order of :attr:`GraphDataset.edges`, ready for the
     ``edge_features`` argument of :meth:`GraphDataset.batches`.
     """
-    parts: dict[str, list[torch.Tensor]] = {}
+    out: dict[str, torch.Tensor] = {}
+    n_rows = dataset.edges.shape[1]
     with torch.no_grad():
-        for batch in dataset.batches(frames_per_call):
-            for key, values in fn(to_device(batch, device)).items():
-                parts.setdefault(key, []).append(values)
-    return {key: torch.cat(values) for key, values in parts.items()}
+        for start in range(0, len(dataset), frames_per_call):
+            index = torch.arange(start, min(start + frames_per_call, len(dataset)))
+            rows = dataset.edge_rows(index).to(device)
+            for key, values in fn(to_device(dataset.batch(index), device)).items():
+                if key not in out:
+                    out[key] = values.new_empty((n_rows, *values.shape[1:]))
+                out[key][rows] = values
+    return out
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device | str) -> dict[str, torch.Tensor]:

@@ -25,12 +25,15 @@ def _pairs(positions: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray
 
 
 def _edges(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    keep = j < i
+    i, j = i[keep], j[keep]
     order = np.lexsort((j, i))
-    return np.stack([j[order], i[order]]).astype(np.int64)
+    half = np.stack([j[order], i[order]]).astype(np.int64)
+    return np.concatenate([half, half[::-1]], axis=1)
 
 
 def neighbour_edges(positions: np.ndarray, cutoff: float) -> np.ndarray:
-    """Directed edges of one non-periodic structure.
+    """Directed edges of one non-periodic structure, in paired order.
 
     Args:
         positions: (n_atoms, 3) float64, Å.
@@ -38,7 +41,10 @@ def neighbour_edges(positions: np.ndarray, cutoff: float) -> np.ndarray:
 
     Returns:
         (2, n_edges) int64: row 0 the neighbour j, row 1 the centre i, every ordered
-        pair once (both directions), sorted by centre then neighbour.
+        pair once (both directions). Paired order: first the edges j → i with j < i,
+        sorted by centre then neighbour, then the same edges reversed, in the same
+        order (edge e + n_edges/2 is edge e turned around). A model can then compute
+        what depends on a pair's distance only once per pair.
     """
     i, j, _ = _pairs(positions, cutoff)
     return _edges(i, j)
@@ -75,3 +81,4 @@ def build_edges(frames: Frames, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     parts = [_frame_edges(frames, f, cutoff) for f in range(len(frames))]
     n_edges = np.array([p.shape[1] for p in parts], dtype=np.int64)
     return np.concatenate(parts, axis=1), n_edges
+

@@ -36,13 +36,30 @@ def _kind(l1: int, l2: int, l3: int) -> str:
     return "copy" if l2 == 0 else "outer" if l1 == 0 else "dot" if l3 == 0 else "general"
 
 
+def paired_half(src: torch.Tensor, dst: torch.Tensor) -> int | None:
+    """n_edges/2 if the second half of the edges reverses the first, edge by edge, else None.
+
+    Graphs built by :mod:`equilens.data` come in this paired order; anything depending on
+    an edge's length only (radial embedding and MLP) is then computed once per pair.
+    Checked on every call (two comparisons of n_edges/2 indices), so a batch whose edges
+    were reordered is simply treated edge by edge.
+    """
+    n = src.shape[0]
+    half = n // 2
+    if n == 0 or n % 2 or not (torch.equal(src[half:], dst[:half])
+                               and torch.equal(dst[half:], src[:half])):
+        return None
+    return half
+
+
 class Convolution(nn.Module):
     """Message passing x'_i = (1/√z) Σ_{j∈∂(i)} x_j ⊗_{w(r_ij)} Y(r̂_ij), per-order layout.
 
     Shapes: xs[l] (n_atoms, 2l+1, muls_in[l]); sh from
     :func:`~equilens.models.layout.harmonic_orders` (sh[0] is not read); weights
     (n_edges, weight_numel), path by path (columns ``slices[p]``), already multiplied by
-    ``weight_scale``;
+    ``weight_scale`` — or (n_edges/2, weight_numel) for edges in paired order
+    (:func:`paired_half`), whose two directions share the weights of their distance;
     src/dst (n_edges,) neighbour j → centre i. Output: per order l3 the paths into it
     concatenated along channels, ``(n_atoms, 2l3+1, muls_out[l3])``.
     """
@@ -84,22 +101,27 @@ class Convolution(nn.Module):
 
     def forward(self, xs: list[torch.Tensor], sh: list[torch.Tensor | None], weights: torch.Tensor,
                 src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
-        gathered = [x.index_select(0, src) for x in xs]
+        n_edges = src.shape[0]
+        # Paired edges (see paired_half): one weight row per pair, broadcast over both
+        # directions by viewing per-edge tensors as (2, n_pairs, ...).
+        lead = (n_edges,) if weights.shape[0] == n_edges else (2, weights.shape[0])
+        gathered = [x.index_select(0, src).view(*lead, *x.shape[1:]) for x in xs]
+        sh = [None if y is None else y.view(*lead, *y.shape[1:]) for y in sh]
         parts: list[list[torch.Tensor]] = [[] for _ in self.muls_out]
         # split, not slices: its backward is one cat instead of a zero-filled copy per path
         path_weights = weights.split([b - a for a, b in self.slices], dim=1)
         for (l1, l2, l3), kind, w in zip(self.paths, self.kinds, path_weights):
-            w, x = w.unsqueeze(1), gathered[l1]
+            w, x = w.unsqueeze(-2), gathered[l1]
             if kind == "copy":
                 m = x * w
             elif kind == "outer":
                 m = sh[l2] * (x * w)
             elif kind == "dot":
-                m = (x * sh[l2]).sum(1, keepdim=True) * w
+                m = (x * sh[l2]).sum(-2, keepdim=True) * w
             else:
                 cg = getattr(self, f"cg_{l1}_{l2}_{l3}")
-                m = torch.einsum("ijk,ejo,eiu->eku", cg, sh[l2], x) * w
-            parts[l3].append(m)
+                m = torch.einsum("ijk,...jo,...iu->...ku", cg, sh[l2], x) * w
+            parts[l3].append(m.reshape(n_edges, *m.shape[len(lead):]))
         n = xs[0].shape[0]
         out = []
         for l, messages in enumerate(parts):

@@ -10,6 +10,7 @@ from e3nn import o3
 from torch import nn
 
 from equilens.data import keys
+from equilens.models.convolution import paired_half
 from equilens.models.interaction import Interaction
 from equilens.models.layout import edge_harmonics, harmonic_orders, irreps_of, to_flat
 from equilens.models.linear import species_onehot
@@ -111,9 +112,12 @@ class EGNN(nn.Module):
         n_frames = batch[keys.N_ATOMS].shape[0]
         cached = not pos.requires_grad and all(k in batch for k in keys.EDGE_GEOMETRY)
         geometry = batch if cached else self.edge_geometry(batch)
-        lengths = geometry[keys.EDGE_LENGTHS]
+        lengths, envelope = geometry[keys.EDGE_LENGTHS], geometry[keys.EDGE_ENVELOPE]
+        half = paired_half(src, dst)
+        if half is not None:  # both directions of a pair share its radial weights
+            lengths, envelope = lengths[:half], envelope[:half]
         sh = harmonic_orders(geometry[keys.EDGE_HARMONICS], self.config.l_max)
-        weights = self.radial_mlps(self.radial(lengths, geometry[keys.EDGE_ENVELOPE]))
+        weights = self.radial_mlps(self.radial(lengths, envelope))
         attrs = species_onehot(types, self.species_attrs)
         xs = [(self.embed * (1.0 / math.sqrt(self.n_types))).index_select(0, types).unsqueeze(1)]
         analysis = analysis_outputs(self)

@@ -146,8 +146,8 @@ def permute_batch(batch: dict[str, torch.Tensor], perm: torch.Tensor) -> dict[st
     """The batch with its atoms reordered: new atom a is old atom ``perm[a]``.
 
     Per-atom keys (``ATOM_KEYS``) are gathered; EDGE_INDEX is relabelled with the inverse
-    permutation and its columns re-sorted by centre then neighbour, the order the
-    dataset builds, so the result equals the batch built from the reordered frames.
+    permutation and its columns put back in the paired order the dataset builds, so
+    the result equals the batch built from the reordered frames.
     Per-edge keys follow their edges; per-frame keys are unchanged. Any other key is
     a DataError, since how it should move is unknown.
     """
@@ -160,7 +160,10 @@ def permute_batch(batch: dict[str, torch.Tensor], perm: torch.Tensor) -> dict[st
     if keys.EDGE_INDEX in batch:
         n = int(perm.numel())
         edges = invert_permutation(perm)[batch[keys.EDGE_INDEX]]
-        order = torch.argsort(edges[1] * n + edges[0], stable=True)
+        src, dst = edges
+        lower = src < dst  # paired order: edges j < i by centre then neighbour, then reversed
+        key = torch.where(lower, dst * n + src, n * n + src * n + dst)
+        order = torch.argsort(key, stable=True)
         out[keys.EDGE_INDEX] = edges[:, order]
         for key in EDGE_KEYS[1:]:
             if key in batch:
