@@ -8,7 +8,6 @@ import torch
 
 from equilens.data import GraphDataset, TypeMap, edge_features, keys, read_rmd17_npz
 from equilens.errors import ConfigError
-from equilens.models.convolution import paired_half
 from equilens.models import (
     EGNN,
     GCN,
@@ -21,6 +20,7 @@ from equilens.models import (
     parse_spec,
     resolve_spec,
 )
+from equilens.models.convolution import paired_half
 
 CUTOFF = 4.0
 SPECS = ["gcn:channels=8", "egnn:l_max=0,channels=4,layers=2",

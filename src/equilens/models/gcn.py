@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from equilens.data import keys
-from equilens.models.readout import analysis_outputs, frame_outputs
+from equilens.models.readout import model_outputs
 from equilens.models.scale_shift import EnergyScaleShift
 
 
@@ -72,7 +72,4 @@ class GCN(nn.Module):
             x = nn.functional.silu(conv(x, edge_index, weight))
             features.append(x)
         atomic = self.scale_shift(self.head(x).squeeze(-1), types)
-        if not analysis_outputs(self):
-            return frame_outputs(batch, atomic, None, batch[keys.N_ATOMS].shape[0])
-        out = frame_outputs(batch, atomic, x, batch[keys.N_ATOMS].shape[0])
-        return out | {keys.NODE_FEATURES: features}
+        return model_outputs(self, batch, atomic, x, features)

@@ -29,3 +29,12 @@ def analysis_outputs(model: torch.nn.Module) -> bool:
     the latents, read by analysis and symmetry checks, cost operators every step.
     """
     return not model.training
+
+
+def model_outputs(model: torch.nn.Module, batch: dict[str, torch.Tensor], atomic: torch.Tensor,
+                  node_latent: torch.Tensor, features: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """:func:`frame_outputs`, plus LATENT and NODE_FEATURES when :func:`analysis_outputs`."""
+    n_frames = batch[keys.N_ATOMS].shape[0]
+    if not analysis_outputs(model):
+        return frame_outputs(batch, atomic, None, n_frames)
+    return frame_outputs(batch, atomic, node_latent, n_frames) | {keys.NODE_FEATURES: features}
