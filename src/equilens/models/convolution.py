@@ -67,9 +67,9 @@ class Convolution(nn.Module):
     def __init__(self, muls_in: Muls, l_sh: int, orders_out: set[int], avg_neighbours: float,
                  in_scale: Sequence[float] | None = None, normalize_output: bool = False):
         """``in_scale[l1]``: a factor the input of order l1 still lacks (the 1/√fan_in of the
-        linear map before, ``Linear(normalize=False)``); ``normalize_output``: also apply
-        1/√muls_out[l3], the fan-in normalisation of the linear map that mixes the messages
-        next (:class:`~equilens.models.linear.UpdateLinear`). Both end up in
+        linear map before, :class:`~equilens.models.linear.Linear`); ``normalize_output``:
+        also apply 1/√muls_out[l3], the fan-in normalisation of the linear map that mixes
+        the messages next (:class:`~equilens.models.linear.UpdateLinear`). Both end up in
         ``weight_scale``: the convolution is linear in its input and its weights."""
         super().__init__()
         self.muls_in = tuple(muls_in)

@@ -15,7 +15,7 @@ from equilens.models.interaction import Interaction
 from equilens.models.layout import edge_harmonics, harmonic_orders, irreps_of, to_flat
 from equilens.models.linear import species_onehot
 from equilens.models.radial import RadialEmbedding, RadialMLPs
-from equilens.models.readout import analysis_outputs, frame_outputs
+from equilens.models.readout import analysis_outputs, model_outputs
 from equilens.models.scale_shift import EnergyScaleShift
 
 
@@ -109,7 +109,6 @@ class EGNN(nn.Module):
         pos = batch[keys.POSITIONS]
         types = batch[keys.ATOM_TYPES]
         src, dst = batch[keys.EDGE_INDEX]
-        n_frames = batch[keys.N_ATOMS].shape[0]
         cached = not pos.requires_grad and all(k in batch for k in keys.EDGE_GEOMETRY)
         geometry = batch if cached else self.edge_geometry(batch)
         lengths, envelope = geometry[keys.EDGE_LENGTHS], geometry[keys.EDGE_ENVELOPE]
@@ -131,6 +130,4 @@ class EGNN(nn.Module):
         for w in self.head:
             x = x @ w
         atomic = self.scale_shift(x.squeeze(-1), types, self.head_alpha)
-        if not analysis:
-            return frame_outputs(batch, atomic, None, n_frames)
-        return frame_outputs(batch, atomic, scalars, n_frames) | {keys.NODE_FEATURES: features}
+        return model_outputs(self, batch, atomic, scalars, features)

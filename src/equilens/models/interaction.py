@@ -24,8 +24,9 @@ class Interaction(nn.Module):
 
     Shapes (per-order layout of :mod:`equilens.models.layout`): xs[l] (n_atoms, 2l+1,
     muls_in[l]) → (n_atoms, 2l+1, muls_out[l]); ``attrs`` the one-hot of
-    :func:`~equilens.models.linear.species_onehot` times ``update.attr_alpha``; sh per edge; ``weights`` (n_edges,
-    conv.weight_numel); src/dst (n_edges,) neighbour j → centre i.
+    :func:`~equilens.models.linear.species_onehot` times ``update.attr_alpha``; sh per
+    edge; ``weights`` (n_edges or, paired, n_edges/2, conv.weight_numel); src/dst
+    (n_edges,) neighbour j → centre i.
     """
 
     def __init__(self, muls_in: Muls, muls_out: Muls, l_sh: int, n_types: int,
@@ -34,8 +35,8 @@ class Interaction(nn.Module):
         self.muls_in, self.muls_out = tuple(muls_in), tuple(muls_out)
         self.irreps_in, self.irreps_out = irreps_of(self.muls_in), irreps_of(self.muls_out)
         # The normalisations of linear_in and of the messages' half of update are folded
-        # into the convolution's weights (it is linear in both): see Linear(normalize=False).
-        self.linear_in = Linear(self.muls_in, self.muls_in, normalize=False)
+        # into the convolution's weights (it is linear in both).
+        self.linear_in = Linear(self.muls_in, self.muls_in)
         self.conv = Convolution(self.muls_in, l_sh, set(range(len(self.muls_out))),
                                 avg_neighbours, in_scale=self.linear_in.alpha,
                                 normalize_output=True)

@@ -1,8 +1,11 @@
 """Equivariant linear maps on per-order features (see :mod:`equilens.models.layout`).
 
-Weights are N(0, 1) and scaled by 1/√fan_in when used, as in e3nn's ``o3.Linear`` and
+Weights are N(0, 1) and scaled by 1/√fan_in, as in e3nn's ``o3.Linear`` and
 ``FullyConnectedTensorProduct`` ('element' path normalisation), so that features keep
 unit second moment at initialisation and Adam's step size means the same in every layer.
+The factors are applied where they cost nothing extra: :class:`Linear` and
+:class:`UpdateLinear` leave them to the interaction, which folds them into its
+convolution weights and species attributes.
 """
 
 from __future__ import annotations
@@ -21,20 +24,20 @@ def shared_orders(muls_in: Muls, muls_out: Muls) -> list[int]:
 
 
 class Linear(nn.Module):
-    """ys[l] = xs[l] @ W_l / √mul_in_l for every order present in both input and output.
+    """ys[l] = xs[l] @ W_l for every order present in both input and output.
 
-    With ``normalize=False`` the factors 1/√mul_in_l (``alpha[l]``) are left to the
-    caller, which folds them into the next linear operation: the same function of the
-    same weights, one multiplication fewer per order and step.
+    The normalisation 1/√mul_in_l of e3nn's ``o3.Linear`` (``alpha[l]``) is not applied
+    here: the caller folds it into the next linear operation (the interaction, into its
+    convolution weights): the same function of the same weights, one multiplication
+    fewer per order and step.
 
     Shapes: xs[l] (n, 2l+1, muls_in[l]) → ys[l] (n, 2l+1, muls_out[l]), None for an
     output order without input (an equivariant map cannot create it).
     """
 
-    def __init__(self, muls_in: Muls, muls_out: Muls, normalize: bool = True):
+    def __init__(self, muls_in: Muls, muls_out: Muls):
         super().__init__()
         self.muls_in, self.muls_out = tuple(muls_in), tuple(muls_out)
-        self.normalize = normalize
         self.orders = shared_orders(self.muls_in, self.muls_out)
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.randn(self.muls_in[l], self.muls_out[l])) for l in self.orders])
@@ -44,7 +47,7 @@ class Linear(nn.Module):
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor | None]:
         out: list[torch.Tensor | None] = [None] * len(self.muls_out)
         for l, w in zip(self.orders, self.weights):
-            out[l] = xs[l] @ (w * self.alpha[l]) if self.normalize else xs[l] @ w
+            out[l] = xs[l] @ w
         return out
 
 

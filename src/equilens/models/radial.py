@@ -66,7 +66,7 @@ class RadialMLPs(nn.Module):
         if len(sizes) < 2:
             raise ValueError(f"RadialMLPs needs at least one hidden layer, got sizes {sizes}")
         n = len(outs)
-        self.sizes, self.outs = list(sizes), list(outs)
+        self.outs = list(outs)
         self.hidden = nn.ParameterList(
             [nn.Parameter(torch.randn(n, a, b)) for a, b in itertools.pairwise(sizes)])
         self.last = nn.ParameterList([nn.Parameter(torch.randn(sizes[-1], out)) for out in outs])
