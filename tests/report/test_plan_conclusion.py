@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from equilens.errors import EquilensError, RunDirError
-from equilens.report import build_spec
+from equilens.study import build_spec
 from equilens.report.aggregate import stats, still_improving
 from equilens.report.conclusion import compare, conclude, fmt, model_kind
-from equilens.report.plan import REQUIRED, model_slug, plan_runs
+from equilens.study.plan import REQUIRED, model_slug, plan_runs
 
 
 def _spec(**kw):

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from equilens.cli.main import main
-from equilens.report.checks import symmetry_available
+from equilens.study.symmetry_step import symmetry_available
 from tests.report.browser import inspect_page
 from tests.report.helpers import tiny_study_args
 

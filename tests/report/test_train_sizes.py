@@ -13,11 +13,11 @@ import yaml
 
 from equilens.cli.main import main
 from equilens.errors import ConfigError
-from equilens.report import build_spec
+from equilens.study import build_spec
 from equilens.report.aggregate import stats
 from equilens.report.conclusion import Conclusion
 from equilens.report.efficiency import conclude_efficiency, fit_curves, fit_slope
-from equilens.report.plan import plan_runs
+from equilens.study.plan import plan_runs
 from tests.report.browser import inspect_page
 from tests.report.helpers import tiny_study_args
 

@@ -22,7 +22,7 @@ from equilens.symmetry import (
     format_table,
     results_to_json,
 )
-from equilens.symmetry.runner import architecture_constants, load_exact
+from equilens.symmetry.suite import architecture_constants, load_exact
 from equilens.training import checkpoint, rundir
 from equilens.training.config import load_config
 from equilens.training.experiment import Experiment

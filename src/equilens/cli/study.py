@@ -12,7 +12,7 @@ from equilens.cli.options import DATA_FLAGS, TRAIN_FLAGS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from equilens.report.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, PRESETS
+    from equilens.study.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, PRESETS
 
     presets = "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
     p = sub.add_parser(
@@ -96,7 +96,8 @@ def _as_int(value: int | None, flag: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from equilens.report import build_spec, run_study
+    from equilens.report import study_and_report
+    from equilens.study import build_spec
 
     spec = build_spec(args.config, preset=args.preset, molecules=args.molecules,
                       models=args.models, seeds=args.seeds, overrides=_overrides(args),
@@ -107,11 +108,11 @@ def run(args: argparse.Namespace) -> int:
     command = (("equilens " + shlex.join(argv) + "\n") if argv else "") + \
         f"equilens study --config {shlex.quote(str(out / 'study.yaml'))} --out {shlex.quote(str(out))}"
     try:
-        result = run_study(spec, out, executor=args.executor,
-                           workers=_as_int(args.workers, "--workers"),
-                           threads=_as_int(args.threads_per_worker, "--threads-per-worker"),
-                           ray_address=args.ray_address, progress=not args.quiet,
-                           command=command, compare=args.compare)
+        result = study_and_report(spec, out, command=command, compare=args.compare,
+                                  executor=args.executor,
+                                  workers=_as_int(args.workers, "--workers"),
+                                  threads=_as_int(args.threads_per_worker, "--threads-per-worker"),
+                                  ray_address=args.ray_address, progress=not args.quiet)
     except KeyboardInterrupt:
         print(f"equilens study: interrupted. Finished runs and epochs are saved in {out}; "
               "rerun the same command to resume.", file=sys.stderr)

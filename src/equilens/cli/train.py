@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from equilens.training.config import merge
     from equilens.training.experiment import Experiment
     from equilens.training.rundir import check_data_file, default_run_dir, prepare, read_config
+    from equilens.training.checkpoint import check_resume_point
 
     if args.resume and not args.out:
         raise RunDirError("--resume needs --out RUN_DIR, the run folder to continue")
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_run_dir(config)
     prepare(out, config, args.resume)
     if args.resume:
+        check_resume_point(out)
         _announce_fresh_start(out)
     experiment = Experiment.from_config(config)
     _check_data(config, experiment)
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def _announce_fresh_start(run_dir: Path) -> None:
     """On --resume without a checkpoint (no epoch finished), say that training starts at 1.
 
-    ``prepare`` has already refused a torn or foreign checkpoint and epochs recorded
+    ``check_resume_point`` has already refused a torn or foreign checkpoint and epochs recorded
     without one.
     """
     from equilens.training import rundir

@@ -1,17 +1,13 @@
-"""The study: every (molecule, model, seed) run, their analysis, and one report.
+"""The report of a study: its run folders read back, compared and written out.
 
-The last stage of the pipeline: it plans the runs of a study (:mod:`.plan`), runs
-what is missing in a pool of local workers or on Ray (:mod:`.executors`,
-:mod:`.runner`), reads the run folders back (:mod:`.aggregate`), draws the figures that
+It reads the run folders (:mod:`.aggregate`, :mod:`.symmetry`), draws the figures that
 combine runs (:mod:`.figures`), states a conclusion from the numbers
-(:mod:`.conclusion`) and writes ``report.html`` (:mod:`.html`) with ``results.json``,
-``results.csv`` and ``summary.md`` (:mod:`.document`). ``equilens study`` is its
-command line.
+(:mod:`.conclusion`, :mod:`.efficiency`, :mod:`.compare`) and writes ``report.html``
+(:mod:`.html`) with ``results.json``, ``results.csv`` and ``summary.md``
+(:mod:`.document`). :func:`study_and_report` runs a study (:mod:`equilens.study`) and
+writes its report; ``equilens study`` is its command line.
 """
 
-from equilens.report.presets import PRESETS, Preset, get_preset
-from equilens.report.spec import StudySpec, build_spec
-from equilens.report.study import StudyResult, run_study
+from equilens.report.study_report import StudyResult, study_and_report
 
-__all__ = ["PRESETS", "Preset", "StudyResult", "StudySpec", "build_spec", "get_preset",
-           "run_study"]
+__all__ = ["StudyResult", "study_and_report"]

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from equilens.report import plan
-from equilens.report.checks import read_checks
+from equilens.study import plan
+from equilens.report.symmetry import read_checks
 from equilens.training import rundir
 
 #: Columns of results.csv, in order (results.json has the same keys).

@@ -21,9 +21,9 @@ from equilens import __version__
 from equilens.report import aggregate, efficiency, html
 from equilens.report.conclusion import Conclusion, conclude, fmt
 from equilens.report.figures import model_colours, plot_learning_curves, plot_overview, plot_sample_efficiency
-from equilens.report.plan import PlannedRun
-from equilens.report.presets import get_preset
-from equilens.report.spec import StudySpec
+from equilens.study.plan import PlannedRun
+from equilens.study.presets import get_preset
+from equilens.study.spec import StudySpec
 
 #: Ethanol's variables of the post: C-C, C-O, C-C-O (oxygen bonded to C0 in rMD17).
 ETHANOL_VARIABLES = ("C0-C1", "C0-O2", "C1-C0-O2")

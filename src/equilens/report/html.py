@@ -371,7 +371,7 @@ def runs_table(ctx: dict[str, Any]) -> str:
 
 
 def render(ctx: dict[str, Any]) -> str:
-    """The whole page from the context assembled by :mod:`equilens.report.study`."""
+    """The whole page from the context assembled by :mod:`equilens.study.run`."""
     spec, figs = ctx["spec"], ctx["figures"]
     meta = [("preset", f"{spec['preset']}: {ctx['preset_description']}"),
             ("molecules", ", ".join(spec["molecules"])),

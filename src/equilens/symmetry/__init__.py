@@ -10,8 +10,8 @@ and :func:`check_run` set up a model and frames from a spec or a run folder.
 from equilens.models import default_dtype
 from equilens.symmetry.checks import CheckResult, check_model
 from equilens.symmetry.precision import DTYPE_NAMES, TOLERANCES
-from equilens.symmetry.report import format_table, results_to_json
-from equilens.symmetry.runner import DEFAULT_DTYPES, check_frames, check_run, check_spec
+from equilens.symmetry.table import format_table, results_to_json
+from equilens.symmetry.suite import DEFAULT_DTYPES, check_frames, check_run, check_spec
 from equilens.symmetry.transforms import (
     permute_batch,
     random_orthogonal,

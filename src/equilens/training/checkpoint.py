@@ -116,3 +116,18 @@ def load_trained(run_dir: str | Path, which: str = "best",
                           f"({first})") from None
     model = model.to(device=device).eval()
     return model, config, type_map
+
+
+def check_resume_point(run_dir: Path) -> None:
+    """Refuse to resume from a torn or foreign last checkpoint, or when metrics.csv records
+    epochs that no checkpoint holds: resuming never silently starts again at epoch 1."""
+    last = run_dir / rundir.LAST
+    if last.is_file():
+        load(last)
+        return
+    done = rundir.recorded_epochs(run_dir)
+    if done:
+        raise RunDirError(
+            f"{last}: missing, yet {rundir.METRICS} records {done} epoch(s); resuming would start "
+            "again at epoch 1 and overwrite them (choose another --out for a new run)"
+        )

@@ -63,9 +63,8 @@ def prepare(run_dir: Path, config: Config, resume: bool) -> None:
     """Check that a new run folder is free, or that ``resume`` continues a compatible one.
 
     Nothing is written, except that ``resume`` removes the temporary files of atomic
-    writes a killed run left behind (never the files themselves). A torn or foreign last
-    checkpoint, or epochs in metrics.csv that no checkpoint holds, stop ``resume``: it
-    never silently starts again at epoch 1 over finished epochs.
+    writes a killed run left behind (never the files themselves). The last checkpoint is
+    checked by :func:`equilens.training.checkpoint.check_resume_point`.
     """
     existing = run_dir / CONFIG
     if run_dir.exists() and not run_dir.is_dir():
@@ -83,27 +82,11 @@ def prepare(run_dir: Path, config: Config, resume: bool) -> None:
                 f"{' and '.join(EXTENDABLE)} may change), or give a new --out"
             )
         remove_temporaries(run_dir)
-        _check_resume_point(run_dir)
         return
     if run_dir.exists() and any(p for p in run_dir.iterdir() if not _is_temporary(p)):
         raise RunDirError(
             f"{run_dir}: already exists and is not empty; pass --resume to continue it "
             "or choose another --out (nothing was overwritten)"
-        )
-
-
-def _check_resume_point(run_dir: Path) -> None:
-    from equilens.training import checkpoint
-
-    last = run_dir / LAST
-    if last.is_file():
-        checkpoint.load(last)
-        return
-    done = recorded_epochs(run_dir)
-    if done:
-        raise RunDirError(
-            f"{last}: missing, yet {METRICS} records {done} epoch(s); resuming would start "
-            "again at epoch 1 and overwrite them (choose another --out for a new run)"
         )
 
 

@@ -82,6 +82,8 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     """Train ``config`` into ``run_dir`` (new, or continued with ``resume``)."""
     run_dir = Path(run_dir) if run_dir else rundir.default_run_dir(config)
     rundir.prepare(run_dir, config, resume)
+    if resume:
+        checkpoint.check_resume_point(run_dir)
     t_cfg = config.training
     device = resolve_device(t_cfg.device)
     _seed_all(t_cfg.seed)

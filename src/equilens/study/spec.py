@@ -28,7 +28,7 @@ import yaml
 from equilens.data.molecules import RMD17_MOLECULES, check_molecule, closest
 from equilens.errors import ConfigError, EquilensError
 from equilens.models import canonical, resolve_spec
-from equilens.report.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, get_preset
+from equilens.study.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, get_preset
 from equilens.training.config import Config, config_from_dict, dotted, merge, read_yaml
 
 STUDY_KEYS = ("preset", "molecules", "models", "seeds", "train_sizes", "forces", "overrides",

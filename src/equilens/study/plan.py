@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from equilens.errors import RunDirError
-from equilens.report.spec import StudySpec
+from equilens.study.spec import StudySpec
 from equilens.training import rundir
 from equilens.training.config import Config, flatten
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from equilens.errors import ConfigError
-from equilens.report import PRESETS, build_spec
-from equilens.report.spec import read_study_file
+from equilens.study import PRESETS, build_spec
+from equilens.study.spec import read_study_file
 
 
 def test_seed_preset_is_the_posts_protocol():

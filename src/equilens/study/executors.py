@@ -1,6 +1,6 @@
 """Where runs execute: a pool of local worker processes (default) or Ray tasks.
 
-Both take a list of task dicts (see :mod:`equilens.report.runner`) and yield
+Both take a list of task dicts (see :mod:`equilens.study.worker`) and yield
 ``(task, result)`` as runs finish, longest queued first. Leaving the loop early (Ctrl-C)
 stops the workers: a run killed mid-epoch loses only that epoch.
 
@@ -26,8 +26,8 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from equilens.errors import EquilensError
-from equilens.report.runner import run_task
-from equilens.report.threads import configure_threads, thread_env
+from equilens.study.worker import run_task
+from equilens.study.threads import configure_threads, thread_env
 
 EXECUTORS = ("local", "ray")
 Result = tuple[dict[str, Any], dict[str, Any]]

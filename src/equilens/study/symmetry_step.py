@@ -1,4 +1,4 @@
-"""The numerical equivariance checks of a run, when :mod:`equilens.symmetry` provides them.
+"""The numerical equivariance checks of a study run, when :mod:`equilens.symmetry` provides them.
 
 ``equilens.symmetry.check_run(run_dir)`` returns results with fields ``check``,
 ``max_abs_error``, ``max_rel_error``, ``tolerance`` and ``passed``. The study records
@@ -8,12 +8,11 @@ report simply has no equivariance section.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from equilens.report import plan
+from equilens.study import plan
 
 FIELDS = ("check", "max_abs_error", "max_rel_error", "tolerance", "passed", "dtype")
 
@@ -60,14 +59,3 @@ def _row(result: Any) -> dict[str, Any]:
     row["check"] = str(row["check"])
     row["dtype"] = None if row["dtype"] is None else str(row["dtype"])
     return row
-
-
-def read_checks(run_dir: str | Path) -> dict[str, Any] | None:
-    """The recorded checks of a run, or None."""
-    path = Path(run_dir) / plan.SYMMETRY
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None

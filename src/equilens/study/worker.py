@@ -16,8 +16,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from equilens.report import plan
-from equilens.report.threads import configure_threads
+from equilens.study import plan
+from equilens.study.threads import configure_threads
 
 
 def make_task(run: plan.PlannedRun, *, threads: int, method: str, perplexity: float,
@@ -84,7 +84,7 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
         measure_inference(run_dir, device, int(task.get("threads") or 1))
         steps.append("inference")
     if task.get("symmetry") and not (run_dir / plan.SYMMETRY).is_file():
-        from equilens.report.checks import run_checks
+        from equilens.study.symmetry_step import run_checks
 
         run_checks(run_dir)
         steps.append("symmetry")
