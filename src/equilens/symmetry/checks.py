@@ -211,14 +211,8 @@ def check_model(model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
     for p in model.parameters():
         p.requires_grad_(False)
     batch = {**batch, keys.POSITIONS: batch[keys.POSITIONS].double()}
-    frame, n_frames = batch[keys.BATCH], int(batch[keys.N_ATOMS].shape[0])
-    ref = _evaluate(model, batch, dtype, forces)
-    reps = _representations(model, len(ref[keys.NODE_FEATURES]))
-    e_mag = _energy_magnitude(ref, batch)
-    f_mag = _max_abs(ref[keys.FORCES]) if forces else 0.0
-    l_mag = _max_abs(ref[keys.LATENT])
-    h_mags = [_max_abs(h) for h in ref[keys.NODE_FEATURES]]
-    errors = _Errors()
+    ctx = _reference(model, batch, dtype, forces)
+    n_frames = int(batch[keys.N_ATOMS].shape[0])
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -226,34 +220,60 @@ def check_model(model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
                  for kind in ("rotation", "inversion") for _ in range(n_samples)]
         translations = [random_translation(n_frames) for _ in range(n_samples)]
         perms = [random_permutation(batch[keys.N_ATOMS], generator) for _ in range(n_samples)]
-
         for kind, q in draws:
-            out = _evaluate(model, transform_batch(batch, q), dtype, forces)
-            errors.add(f"energy/{kind}", out[keys.ENERGY], ref[keys.ENERGY], e_mag)
-            if forces:
-                errors.add("forces/rotation", out[keys.FORCES],
-                           rotate_vectors(ref[keys.FORCES], frame, q), f_mag)
-            errors.add("latent/rotation+inversion", out[keys.LATENT], ref[keys.LATENT], l_mag)
-            for k, (h, h_ref) in enumerate(zip(out[keys.NODE_FEATURES], ref[keys.NODE_FEATURES])):
-                errors.add(f"features/layer{k}", h,
-                           _rotate_features(h_ref, reps[k], frame, q), h_mags[k])
+            _check_orthogonal(ctx, kind, q)
         identity = torch.eye(3, dtype=torch.float64).expand(n_frames, 3, 3)
         for t in translations:
-            out = _evaluate(model, transform_batch(batch, identity, t), dtype, forces)
-            errors.add("energy/translation", out[keys.ENERGY], ref[keys.ENERGY], e_mag)
-            if forces:
-                errors.add("forces/translation", out[keys.FORCES], ref[keys.FORCES], f_mag)
-            errors.add("latent/translation", out[keys.LATENT], ref[keys.LATENT], l_mag)
+            _check_invariant(ctx, "translation", transform_batch(batch, identity, t), None)
         for perm in perms:
-            out = _evaluate(model, permute_batch(batch, perm), dtype, forces)
-            errors.add("energy/permutation", out[keys.ENERGY], ref[keys.ENERGY], e_mag)
-            if forces:
-                errors.add("forces/permutation", out[keys.FORCES], ref[keys.FORCES][perm], f_mag)
-            errors.add("latent/permutation", out[keys.LATENT], ref[keys.LATENT], l_mag)
+            _check_invariant(ctx, "permutation", permute_batch(batch, perm), perm)
         e3nn_error = _e3nn_energy_error(model, batch, dtype, n_samples)
-    errors.set("e3nn/assert_equivariant", e3nn_error, e_mag)
+    errors = ctx["errors"]
+    errors.set("e3nn/assert_equivariant", e3nn_error, ctx["e_mag"])
     results = errors.results(TOLERANCES[dtype], DTYPE_NAMES[dtype], n_samples)
     return sorted(results, key=lambda r: _ORDER.index(r.check.split("/")[0]))
+
+
+def _reference(model: torch.nn.Module, batch: dict[str, torch.Tensor], dtype: torch.dtype,
+               forces: bool) -> dict:
+    """The untransformed outputs, their magnitudes (the scale of relative errors), the
+    irreps' representations of every layer, and an empty error record."""
+    ref = _evaluate(model, batch, dtype, forces)
+    return {"model": model, "batch": batch, "dtype": dtype, "forces": forces, "ref": ref,
+            "frame": batch[keys.BATCH],
+            "reps": _representations(model, len(ref[keys.NODE_FEATURES])),
+            "e_mag": _energy_magnitude(ref, batch),
+            "f_mag": _max_abs(ref[keys.FORCES]) if forces else 0.0,
+            "l_mag": _max_abs(ref[keys.LATENT]),
+            "h_mags": [_max_abs(h) for h in ref[keys.NODE_FEATURES]], "errors": _Errors()}
+
+
+def _check_orthogonal(ctx: dict, kind: str, q: torch.Tensor) -> None:
+    """Rotate (``kind`` rotation) or rotate and invert (inversion) every frame by ``q``
+    (n_frames, 3, 3): energy and latent invariant, forces and node features equivariant."""
+    ref, errors, frame = ctx["ref"], ctx["errors"], ctx["frame"]
+    out = _evaluate(ctx["model"], transform_batch(ctx["batch"], q), ctx["dtype"], ctx["forces"])
+    errors.add(f"energy/{kind}", out[keys.ENERGY], ref[keys.ENERGY], ctx["e_mag"])
+    if ctx["forces"]:
+        errors.add("forces/rotation", out[keys.FORCES],
+                   rotate_vectors(ref[keys.FORCES], frame, q), ctx["f_mag"])
+    errors.add("latent/rotation+inversion", out[keys.LATENT], ref[keys.LATENT], ctx["l_mag"])
+    for k, (h, h_ref) in enumerate(zip(out[keys.NODE_FEATURES], ref[keys.NODE_FEATURES])):
+        errors.add(f"features/layer{k}", h, _rotate_features(h_ref, ctx["reps"][k], frame, q),
+                   ctx["h_mags"][k])
+
+
+def _check_invariant(ctx: dict, kind: str, batch: dict[str, torch.Tensor],
+                     perm: torch.Tensor | None) -> None:
+    """A translated (``perm`` None) or permuted frame: energy and latent unchanged, forces
+    unchanged (translation) or permuted with the atoms."""
+    ref, errors = ctx["ref"], ctx["errors"]
+    out = _evaluate(ctx["model"], batch, ctx["dtype"], ctx["forces"])
+    errors.add(f"energy/{kind}", out[keys.ENERGY], ref[keys.ENERGY], ctx["e_mag"])
+    if ctx["forces"]:
+        expected = ref[keys.FORCES] if perm is None else ref[keys.FORCES][perm]
+        errors.add(f"forces/{kind}", out[keys.FORCES], expected, ctx["f_mag"])
+    errors.add(f"latent/{kind}", out[keys.LATENT], ref[keys.LATENT], ctx["l_mag"])
 
 
 def _e3nn_energy_error(model: torch.nn.Module, batch: dict[str, torch.Tensor],

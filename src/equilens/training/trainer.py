@@ -84,11 +84,21 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     rundir.prepare(run_dir, config, resume)
     if resume:
         checkpoint.check_resume_point(run_dir)
-    t_cfg = config.training
-    device = resolve_device(t_cfg.device)
-    _seed_all(t_cfg.seed)
+    _seed_all(config.training.seed)
+    exp = _experiment(config, run_dir, resume, experiment)
+    state = _initial_state(config, exp, run_dir, resume)
+    log = _Log(run_dir / rundir.LOG, progress)
+    _announce(log, config, run_dir, state, resume)
+    _run_epochs(config, run_dir, state, log, progress)
+    return _finish(config, run_dir, state, log)
+
+
+def _experiment(config: Config, run_dir: Path, resume: bool,
+                experiment: Experiment | None) -> Experiment:
+    """The run's data (built here unless given), recorded in the run folder on a new run;
+    on resume, the data must be the same files as before."""
     exp = experiment or Experiment.from_config(config)
-    if t_cfg.forces and exp.splits.train.forces is None:
+    if config.training.forces and exp.splits.train.forces is None:
         raise DataError(f"training.forces is set but {exp.splits.train.source} has no forces")
     if resume and (run_dir / rundir.ENVIRONMENT).is_file():
         rundir.check_same_data(run_dir, exp.splits.files)
@@ -98,88 +108,106 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
         rundir.write_config(run_dir, config)
         rundir.record_environment(run_dir, exp.splits.files)
         write_json(run_dir / rundir.SPLITS, exp.splits.origin)
+    return exp
+
+
+def _initial_state(config: Config, exp: Experiment, run_dir: Path, resume: bool) -> dict:
+    """Model, optimiser, scheduler, history and best epoch: new, or from ``last.pt``."""
+    t_cfg = config.training
+    device = resolve_device(t_cfg.device)
     model = exp.new_model().to(device)
-    avg_neighbours = exp.datasets["train"].mean_neighbours
     # One fused kernel for all parameters instead of a dozen small ops per tensor.
     optimizer = torch.optim.Adam(model.parameters(), lr=t_cfg.lr,
                                  fused=device.type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=t_cfg.lr_factor, patience=t_cfg.lr_patience, min_lr=t_cfg.min_lr)
-    history: list[dict] = []
-    best = {"epoch": 0, "val": float("inf")}
-    start_epoch = 1
+    state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "exp": exp,
+             "device": device, "avg": exp.datasets["train"].mean_neighbours,
+             "params": [p for p in model.parameters() if p.requires_grad],
+             "geometry": _cached_geometry(model, exp, device, t_cfg.forces),
+             "history": [], "best": {"epoch": 0, "val": float("inf")}, "start_epoch": 1}
     if resume and (run_dir / rundir.LAST).is_file():
         ckpt = checkpoint.load(run_dir / rundir.LAST)
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        history, best = ckpt["history"], ckpt["best"]
-        start_epoch = ckpt["epoch"] + 1
+        state.update(history=ckpt["history"], best=ckpt["best"], start_epoch=ckpt["epoch"] + 1)
+    return state
 
-    log = _Log(run_dir / rundir.LOG, progress)
-    n_params = sum(p.numel() for p in model.parameters())
-    if resume and start_epoch == 1:
+
+def _announce(log: _Log, config: Config, run_dir: Path, state: dict, resume: bool) -> None:
+    start, epochs, exp = state["start_epoch"], config.training.epochs, state["exp"]
+    if resume and start == 1:
         log.line(f"{run_dir}: no checkpoint yet, starting at epoch 1", quiet=True)
-    if start_epoch == 1:
+    if start == 1:
+        n_params = sum(p.numel() for p in state["model"].parameters())
         log.line(f"training {config.model} ({n_params} parameters) on "
                  f"{config.data.molecule or config.data.file}: {len(exp.splits.train)} train, "
-                 f"{len(exp.splits.val)} val frames, {avg_neighbours:.1f} neighbours/atom, "
-                 f"device {device}")
-    elif start_epoch <= t_cfg.epochs:
-        log.line(f"resuming {run_dir} at epoch {start_epoch}/{t_cfg.epochs}")
+                 f"{len(exp.splits.val)} val frames, {state['avg']:.1f} neighbours/atom, "
+                 f"device {state['device']}")
+    elif start <= epochs:
+        log.line(f"resuming {run_dir} at epoch {start}/{epochs}")
     else:
-        log.line(f"{run_dir}: all {t_cfg.epochs} epochs already done")
+        log.line(f"{run_dir}: all {epochs} epochs already done")
 
+
+def _run_epochs(config: Config, run_dir: Path, state: dict, log: _Log, progress: bool) -> None:
+    """Every remaining epoch (or until the time limit): checkpoints, metrics.csv, log."""
+    t_cfg, history = config.training, state["history"]
     columns = metric_columns(config)
     monitor = "val_force_mae_kcal" if t_cfg.forces else "val_energy_mae_kcal"
-    bar = tqdm(total=t_cfg.epochs, initial=start_epoch - 1, disable=not progress,
+    bar = tqdm(total=t_cfg.epochs, initial=state["start_epoch"] - 1, disable=not progress,
                desc=run_dir.name, unit="epoch", dynamic_ncols=True, leave=False)
-    state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "exp": exp,
-             "device": device, "avg": avg_neighbours,
-             "params": [p for p in model.parameters() if p.requires_grad],
-             "geometry": _cached_geometry(model, exp, device, t_cfg.forces)}
     try:
-        for epoch in range(start_epoch, t_cfg.epochs + 1):
+        for epoch in range(state["start_epoch"], t_cfg.epochs + 1):
             row = _epoch(epoch, state, config)
             history.append(row)
-            if row[monitor] < best["val"]:
-                best = {"epoch": epoch, "val": row[monitor]}
-                _save(run_dir / rundir.BEST, state, config, epoch, history, best)
-            _save(run_dir / rundir.LAST, state, config, epoch, history, best)
+            if row[monitor] < state["best"]["val"]:
+                state["best"] = {"epoch": epoch, "val": row[monitor]}
+                _save(run_dir / rundir.BEST, state, config, epoch, history, state["best"])
+            _save(run_dir / rundir.LAST, state, config, epoch, history, state["best"])
             write_csv(run_dir / rundir.METRICS, history, columns)
             bar.update(1)
             bar.set_postfix(loss=f"{row['train_loss']:.3f}",
                             val=f"{row['val_energy_mae_kcal']:.3f}", lr=f"{row['lr']:.1e}")
-            force = (f"  val force MAE {row['val_force_mae_kcal']:.4f} kcal/mol/Å"
-                     if t_cfg.forces else "")
-            log.line(f"epoch {epoch:>3}/{t_cfg.epochs}  train MAE {row['train_energy_mae_kcal']:.4f}"
-                     f"  val MAE {row['val_energy_mae_kcal']:.4f} kcal/mol{force}  "
-                     f"lr {row['lr']:.2e}  {row['epoch_time_s']:.2f} s", quiet=True)
+            log.line(_epoch_line(row, t_cfg), quiet=True)
             spent = sum(r["epoch_time_s"] for r in history)
             if t_cfg.time_limit_s and spent >= t_cfg.time_limit_s and epoch < t_cfg.epochs:
                 log.line(f"time limit of {t_cfg.time_limit_s:.0f} s reached after epoch {epoch}")
                 break
     except TrainingDiverged as err:
-        bar.close()
         raise TrainingDiverged(f"{run_dir}: {err}; start again with a lower --lr and another "
                                "--out") from None
     except KeyboardInterrupt:
-        bar.close()
         done = history[-1]["epoch"] if history else 0
         raise Interrupted(f"interrupted; {done} epoch(s) saved in {run_dir}. Resume with: "
                           f"equilens train --resume --out {run_dir}") from None
-    bar.close()
+    finally:
+        bar.close()
+
+
+def _epoch_line(row: dict, t_cfg) -> str:
+    force = (f"  val force MAE {row['val_force_mae_kcal']:.4f} kcal/mol/Å"
+             if t_cfg.forces else "")
+    return (f"epoch {row['epoch']:>3}/{t_cfg.epochs}  train MAE {row['train_energy_mae_kcal']:.4f}"
+            f"  val MAE {row['val_energy_mae_kcal']:.4f} kcal/mol{force}  "
+            f"lr {row['lr']:.2e}  {row['epoch_time_s']:.2f} s")
+
+
+def _finish(config: Config, run_dir: Path, state: dict, log: _Log) -> TrainResult:
+    """Final metrics.csv and learning curve, the closing log line, the result."""
+    history, best, forces = state["history"], state["best"], config.training.forces
     if history:
-        write_csv(run_dir / rundir.METRICS, history, columns)
+        write_csv(run_dir / rundir.METRICS, history, metric_columns(config))
         plot_learning_curve(history, run_dir / rundir.CURVE,
                             title=f"{config.data.molecule or config.data.file} — {config.model}")
     total = float(sum(r["epoch_time_s"] for r in history))
     best_row = next((r for r in history if r["epoch"] == best["epoch"]), None)
     best_energy = best_row["val_energy_mae_kcal"] if best_row else float("nan")
-    what = "force MAE" if t_cfg.forces else "MAE"
-    unit = "kcal/mol/Å" if t_cfg.forces else "kcal/mol"
+    what, unit = ("force MAE", "kcal/mol/Å") if forces else ("MAE", "kcal/mol")
     log.line(f"done: best val {what} {best['val']:.4f} {unit} at epoch {best['epoch']}, "
              f"{total:.1f} s of training; run folder {run_dir}")
+    n_params = sum(p.numel() for p in state["model"].parameters())
     return TrainResult(run_dir, len(history), best["epoch"], best_energy, total, n_params)
 
 
