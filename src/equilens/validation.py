@@ -29,11 +29,18 @@ _UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
 
 
 class ConfigKeyError(ConfigError):
-    """A ConfigError about one dotted key (``key``), so callers can say where it came from."""
+    """A ConfigError about one dotted key (``key``), so callers can say where it came from;
+    ``kind`` is pydantic's error type (``extra_forbidden``, ``int_parsing``, ...)."""
 
-    def __init__(self, message: str, key: str):
+    def __init__(self, message: str, key: str, kind: str):
         super().__init__(message)
         self.key = key
+        self.kind = kind
+
+    @property
+    def structural(self) -> bool:
+        """An unknown key, or a section that is not a mapping."""
+        return self.kind in _UNKNOWN + ("model_type", "dataclass_type")
 
 
 def invalid(text: str, key: str | None = None) -> PydanticCustomError:
@@ -93,7 +100,7 @@ def config_error(err: ValidationError, schema: type[BaseModel], style: Style) ->
     else:
         kind = _KINDS.get(first["type"].split("_")[0], first["msg"].lower())
         message = f"{shown} must be {kind}, got {first['input']!r}"
-    return ConfigKeyError(style.where + message, key)
+    return ConfigKeyError(style.where + message, key, first["type"])
 
 
 def _dotted_loc(loc: tuple) -> str:

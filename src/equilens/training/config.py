@@ -243,6 +243,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     from_file: dict[str, Any] = {}
     if path is not None:
         from_file = read_yaml(path)
+        _check_structure(path, from_file)
         raw = merge(raw, from_file)
     flags = dotted(overrides or {})
     try:
@@ -251,6 +252,17 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if _about(err.key, set(flatten(from_file)) - set(flatten(flags))):
             raise ConfigError(f"{path}: {err}") from None
         raise
+
+
+def _check_structure(path: str | Path, from_file: dict[str, Any]) -> None:
+    """Unknown keys and sections that are not mappings, in the file alone: a flag would
+    otherwise replace such a section and hide the mistake. Values are checked after the
+    flags are applied (a flag may fix a bad value)."""
+    try:
+        config_from_dict(from_file)
+    except ConfigKeyError as err:
+        if err.structural:
+            raise ConfigError(f"{path}: {err}") from None
 
 
 def _about(key: str, names: set[str]) -> bool:
