@@ -1,9 +1,12 @@
 """The run configuration: one typed, validated schema that rejects typos.
 
-Sections ``data``, ``training`` and the model spec string ``model``. Every field has a
-default and a comment; :func:`load_config` merges a YAML file and dotted overrides
-(``training.epochs=10``) and raises :class:`~equilens.errors.ConfigError` naming the
-key, its section and what is allowed.
+Sections ``data``, ``training`` and the model spec string ``model`` (pydantic models,
+:mod:`equilens.validation`). Every field has a default and a comment; :func:`load_config`
+merges a YAML file and dotted overrides (``training.epochs=10``) and raises
+:class:`~equilens.errors.ConfigError` naming the key, its section, the value and what is
+allowed (and the file, when the file set it). The model spec is validated with the config
+and available parsed as ``Config.model_spec``; a model that takes no cutoff (``mlp``)
+keeps ``data.cutoff`` at its default.
 """
 
 from __future__ import annotations
