@@ -317,3 +317,8 @@ def test_registry_accepts_a_model_and_bools_parse(monkeypatch):
             ModelSpec.parse(text)
     with pytest.raises(ValueError, match="registered already"):
         register_model("toy", MLP, _ToyConfig)
+
+
+def test_registry_reads_a_plain_tuple(monkeypatch):
+    monkeypatch.setitem(MODELS, "toy2", (MLP, _ToyConfig))
+    assert ModelSpec.parse("toy2:width=8").entry == ModelEntry(MLP, _ToyConfig, True)

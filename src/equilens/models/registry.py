@@ -33,7 +33,8 @@ class ModelEntry(NamedTuple):
     takes_cutoff: bool = True
 
 
-#: name → ModelEntry; add to it with :func:`register_model`.
+#: name → ModelEntry; add to it with :func:`register_model` (a plain ``(model, config)``
+#: tuple set directly is read as an entry that takes a cutoff).
 MODELS: dict[str, ModelEntry] = {}
 
 
@@ -54,5 +55,6 @@ def model_entry(name: str) -> ModelEntry:
         raise ConfigError(
             f"unknown model '{name}'{closest(name, list(MODELS))}; allowed: {', '.join(MODELS)}"
         )
-    return MODELS[name]
+    entry = MODELS[name]
+    return entry if isinstance(entry, ModelEntry) else ModelEntry(*entry)  # a plain tuple
 
