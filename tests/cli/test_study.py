@@ -115,3 +115,17 @@ def test_ray_executor_runs_a_study_on_a_local_ray_instance(tmp_path, rmd17_dir):
     assert [(r["molecule"], r["model"], r["seed"], r["status"]) for r in records] == [
         ("ethanol", "gcn:channels=8", 0, "done")]
     assert (out / "report.html").is_file()
+
+
+def test_cutoff_sets_every_run_and_is_refused_with_mlp(tmp_path, capsys):
+    from equilens.cli.main import build_parser
+    from equilens.cli.study import _overrides
+
+    args = build_parser().parse_args(["study", "--preset", "quick", "--cutoff", "4",
+                                      "--set", "training.seed=1"])
+    assert _overrides(args) == {"data.cutoff": 4.0, "training.seed": "1"}
+    assert main(["study", "--preset", "quick", "--models", "gcn", "mlp", "--cutoff", "5",
+                 "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--cutoff: model 'mlp' takes no cutoff; drop --cutoff" in err
+    assert not (tmp_path / "s").exists()

@@ -130,3 +130,17 @@ def test_train_from_file_is_not_labelled_ethanol(rmd17_dir, tmp_path, env, capsy
     assert config.data.file == str(path)
     assert "uracil_frames" in (out / "train.log").read_text()
     assert config.data.molecule is None
+
+
+@pytest.mark.parametrize(("cutoff", "message"), [
+    ("5", "--cutoff: model 'mlp:channels=8' takes no cutoff; drop --cutoff"),
+    ("4", "data.cutoff: model 'mlp:channels=8' takes no cutoff; leave data.cutoff at its "
+          "default 5.0, got 4.0"),
+])
+def test_cutoff_with_a_model_without_one_is_one_line(rmd17_dir, tmp_path, env, capsys, cutoff,
+                                                     message):
+    args = tiny_args(rmd17_dir, tmp_path / "never")
+    args[args.index("--model") + 1] = "mlp:channels=8"
+    assert main(args + ["--cutoff", cutoff]) == 2
+    assert capsys.readouterr().err == f"equilens train: error: {message}\n"
+    assert not (tmp_path / "never").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -11,16 +13,21 @@ from equilens.errors import ConfigError
 from equilens.models import (
     EGNN,
     GCN,
+    MODELS,
     EGNNConfig,
     GCNConfig,
+    ModelEntry,
+    ModelSpec,
     build_model,
     canonical,
     energy_and_forces,
     model_hparams,
     parse_spec,
+    register_model,
     resolve_spec,
 )
 from equilens.models.convolution import paired_half
+from equilens.models.mlp import MLP
 
 CUTOFF = 4.0
 SPECS = ["gcn:channels=8", "egnn:l_max=0,channels=4,layers=2",
@@ -267,3 +274,51 @@ def test_paired_edges_share_radial_weights_exactly(spec, data, models):
     a, b = energy_and_forces(model, batch), energy_and_forces(model, shuffled)
     torch.testing.assert_close(a[keys.ENERGY], b[keys.ENERGY], rtol=1e-12, atol=1e-9)
     torch.testing.assert_close(a[keys.FORCES], b[keys.FORCES], rtol=1e-10, atol=1e-10)
+
+
+def test_model_spec_is_parsed_once_into_a_frozen_value():
+    spec = ModelSpec.parse(" egnn : channels=16 , l_max=0 ")
+    assert spec == ModelSpec("egnn", (("l_max", 0), ("channels", 16)))
+    assert spec.canonical == str(spec) == "egnn:l_max=0,channels=16"
+    assert spec.slug == "egnn_l_max0_channels16"
+    assert spec.config == EGNNConfig(l_max=0, channels=16) and spec.takes_cutoff
+    assert ModelSpec.parse(spec) is spec  # a parsed spec is not parsed again
+    assert ModelSpec.parse("egnn:l_max=0,channels=16") is ModelSpec.parse("egnn:l_max=0,channels=16")
+    assert ModelSpec.parse("egnn:l_max=1").canonical == "egnn"  # defaults are left out
+    assert hash(spec) == hash(ModelSpec.parse("egnn:channels=16,l_max=0"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.name = "gcn"
+    spec.config.channels = 99  # a new config instance each time: the spec is unchanged
+    assert spec.config.channels == 16
+    assert not ModelSpec.parse("mlp").takes_cutoff
+    assert build_model(ModelSpec.parse("gcn:channels=8"), 3, CUTOFF, 5.0).config == GCNConfig(channels=8)
+
+
+@dataclasses.dataclass
+class _ToyConfig:
+    width: int = 4
+    residual: bool = True
+    dropout: float = 0.0
+    activation: str = "silu"
+
+
+def test_registry_accepts_a_model_and_bools_parse(monkeypatch):
+    monkeypatch.setitem(MODELS, "toy", ModelEntry(GCN, _ToyConfig, takes_cutoff=False))
+    assert ModelSpec.parse("toy:residual=false").config.residual is False
+    assert ModelSpec.parse("toy:residual=no,dropout=0.5").config == _ToyConfig(residual=False,
+                                                                              dropout=0.5)
+    assert ModelSpec.parse("toy:residual=False").canonical == "toy:residual=false"
+    assert ModelSpec.parse("toy:activation=tanh").config.activation == "tanh"
+    assert not ModelSpec.parse("toy").takes_cutoff
+    for text, message in (("toy:residual=maybe", r"'residual' must be true or false, got 'maybe'"),
+                          ("toy:dropout=-0.1", r"'dropout' must be >= 0, got -0\.1"),
+                          ("toy:widht=3", r"unknown key 'widht' \(did you mean 'width'\?\)")):
+        with pytest.raises(ConfigError, match=message):
+            ModelSpec.parse(text)
+    with pytest.raises(ValueError, match="registered already"):
+        register_model("toy", MLP, _ToyConfig)
+
+
+def test_registry_reads_a_plain_tuple(monkeypatch):
+    monkeypatch.setitem(MODELS, "toy2", (MLP, _ToyConfig))
+    assert ModelSpec.parse("toy2:width=8").entry == ModelEntry(MLP, _ToyConfig, True)

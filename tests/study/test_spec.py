@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from equilens.errors import ConfigError
+from equilens.models import ModelSpec
 from equilens.study import PRESETS, build_spec
 from equilens.study.spec import read_study_file
 
@@ -84,3 +85,42 @@ def test_resolved_study_file_reads_back(tmp_path):
     again = build_spec(path)
     assert again.to_dict() == spec.to_dict()
     assert yaml.safe_load(path.read_text())["resolved"]["ethanol"]["data"]["labels"] == "md17"
+
+
+def test_study_file_values_are_typed_and_errors_name_the_file(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("preset: quick\nmolecules: ethanol\nseeds: 3\ntrain_sizes: ['50', 20]\n"
+                    "overrides: {training: {epochs: 2}}\n")
+    assert read_study_file(path) == {"preset": "quick", "molecules": ["ethanol"], "seeds": [3],
+                                     "train_sizes": [50, 20], "overrides": {"training.epochs": 2}}
+    for text, message in (("seeds: [1, a]\n", r"seeds\[1\] must be int, got 'a'"),
+                          ("seeds: [true]\n", r"seeds\[0\] must be int, got True"),
+                          ("forces: maybe\n", r"forces must be true or false, got 'maybe'"),
+                          ("overrides: 3\n", r"overrides must be a mapping, got 3"),
+                          ("perplexity: high\n", r"perplexity must be float, got 'high'")):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=rf"^{path}: {message}$"):
+            read_study_file(path)
+
+
+def test_runs_carry_their_parsed_model_spec(tmp_path):
+    from equilens.study.plan import plan_runs
+
+    spec = build_spec(preset="quick", molecules=["ethanol"], models=["egnn:channels=4,l_max=0",
+                                                                     "gcn"], seeds=[0])
+    assert spec.model_specs == [ModelSpec("egnn", (("l_max", 0), ("channels", 4))),
+                                ModelSpec("gcn")]
+    runs = plan_runs(spec, tmp_path)
+    assert [r.spec for r in runs] == spec.model_specs
+    assert [r.run_dir.parent.name for r in runs] == ["egnn_l_max0_channels4", "gcn"]
+    assert runs[0].config.model == runs[0].model == "egnn:l_max=0,channels=4"
+    # the scalar-only egnn is costed as such, from its parsed l_max
+    egnn = build_spec(preset="quick", molecules=["ethanol"], models=["egnn"], seeds=[0])
+    assert runs[0].cost < plan_runs(egnn, tmp_path / "other")[0].cost
+
+
+def test_cutoff_for_every_run_and_refused_by_a_model_without_one():
+    spec = build_spec(preset="quick", models=["gcn", "egnn"], overrides={"data.cutoff": 4.0})
+    assert {spec.run_config("ethanol", m, 0).data.cutoff for m in spec.models} == {4.0}
+    with pytest.raises(ConfigError, match=r"data\.cutoff: model 'mlp' takes no cutoff"):
+        build_spec(preset="quick", models=["gcn", "mlp"], overrides={"data.cutoff": 4.0})

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from equilens.errors import ConfigError
+from equilens.models import ModelSpec
 from equilens.training.config import (
     Config,
     DataConfig,
@@ -165,3 +166,47 @@ def test_config_file_errors(tmp_path):
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match=r"list\.yaml: a config must be a mapping of sections"):
         load_config(listy)
+
+
+def test_model_spec_travels_with_the_config():
+    config = load_config(overrides={"model": "egnn:channels=16,l_max=0"})
+    assert config.model == "egnn:channels=16,l_max=0"  # config.yaml keeps the string given
+    assert config.model_spec == ModelSpec("egnn", (("l_max", 0), ("channels", 16)))
+    assert config.to_dict()["model"] == "egnn:channels=16,l_max=0"
+    spec = ModelSpec.parse("gcn:channels=8")
+    given = config_from_dict({"model": spec})  # a parsed spec goes in as it is
+    assert given.model == "gcn:channels=8" and given.model_spec == spec
+
+
+@pytest.mark.parametrize(("text", "value"), [("false", False), ("no", False), ("0", False),
+                                             ("true", True), ("yes", True), ("1", True)])
+def test_bools_parse(text, value):
+    assert load_config(overrides={"training.forces": text}).training.forces is value
+
+
+def test_bool_errors_and_bools_are_not_numbers():
+    with pytest.raises(ConfigError, match=r"training\.forces must be true or false, got 'maybe'"):
+        load_config(overrides={"training.forces": "maybe"})
+    with pytest.raises(ConfigError, match=r"training\.lr must be float, got True"):
+        config_from_dict({"training": {"lr": True}})
+
+
+def test_a_model_without_cutoff_keeps_the_default():
+    assert load_config(overrides={"model": "mlp"}).data.cutoff == 5.0
+    assert load_config(overrides={"model": "mlp", "data.cutoff": 5}).model == "mlp"
+    with pytest.raises(ConfigError, match=r"^data\.cutoff: model 'mlp:channels=8' takes no cutoff; "
+                                          r"leave data\.cutoff at its default 5\.0, got 4\.0$"):
+        load_config(overrides={"model": "mlp:channels=8", "data.cutoff": 4})
+
+
+def test_file_errors_name_the_file_unless_a_flag_set_the_key(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("training:\n  lr: 0\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: training\.lr must be > 0, got 0\.0$"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"^training\.lr must be > 0, got -1\.0$"):
+        load_config(path, {"training.lr": -1.0})
+    assert load_config(path, {"training.lr": 0.1}).training.lr == 0.1
+    path.write_text("training: fast\n")  # a flag in that section does not hide the mistake
+    with pytest.raises(ConfigError, match=rf"^{path}: section 'training' must be a mapping"):
+        load_config(path, {"training.epochs": 2})

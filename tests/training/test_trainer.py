@@ -269,3 +269,25 @@ def test_resume_with_more_epochs_extends_the_run(rmd17_dir, tmp_path):
     straight = tmp_path / "straight"
     train(longer, straight, progress=False)
     assert without_time(read_metrics(run_dir)) == without_time(read_metrics(straight))
+
+
+def test_checkpoint_keeps_the_cutoff_once_and_old_checkpoints_load(tiny_run, tmp_path):
+    import shutil
+
+    from equilens.training.checkpoint import recorded_cutoff
+
+    run_dir, config, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    path = copy / "checkpoints/last.pt"
+    raw = torch.load(path, map_location="cpu", weights_only=False)
+    assert "cutoff" not in raw and raw["config"]["data"]["cutoff"] == config.data.cutoff
+    assert load_checkpoint(path)["cutoff"] == recorded_cutoff(path, raw) == config.data.cutoff
+    # a checkpoint written before kept a copy beside the config: it still loads ...
+    torch.save({**raw, "cutoff": config.data.cutoff}, path)
+    assert load_checkpoint(path)["cutoff"] == config.data.cutoff
+    assert load_trained(copy, "last")[1].data.cutoff == config.data.cutoff
+    # ... unless the copy disagrees with the config
+    torch.save({**raw, "cutoff": config.data.cutoff + 1}, path)
+    with pytest.raises(RunDirError, match="differs from data.cutoff"):
+        load_checkpoint(path)

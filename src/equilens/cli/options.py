@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from equilens.models import ModelSpec
 
 #: flag dest → dotted config key
 DATA_FLAGS = {
@@ -20,6 +24,9 @@ TRAIN_FLAGS = {
 }
 
 
+CUTOFF_HELP = "radial cutoff in Å (default 5); not for a model without one (mlp)"
+
+
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data")
     g.add_argument("--molecule", help="rMD17 molecule (aspirin, ethanol, toluene, ...)")
@@ -28,7 +35,7 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--data-dir", help="folder with the rMD17 files (else $EQUILENS_DATA_DIR, "
                    "the cache, a download)")
     g.add_argument("--labels", choices=["rmd17", "md17"], help="revised (default) or original labels")
-    g.add_argument("--cutoff", type=float, help="radial cutoff in Å (default 5)")
+    g.add_argument("--cutoff", type=float, help=CUTOFF_HELP)
     g.add_argument("--n-train", type=int, help="training frames (default 1000)")
     g.add_argument("--n-val", type=int, help="validation frames (default 500)")
     g.add_argument("--n-test", type=int, help="test frames (default 500)")
@@ -55,12 +62,13 @@ def add_train_flags(parser: argparse.ArgumentParser, model_required: bool = Fals
                    help="any config key, dotted (e.g. training.lr_patience=10); repeatable")
 
 
-def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Dotted config overrides from the flags that were given."""
+def overrides(args: argparse.Namespace, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """Dotted config overrides from the flags that were given (except the flag dests
+    ``skip``) and from every ``--set KEY=VALUE``."""
     out: dict[str, Any] = {}
     for dest, key in {**DATA_FLAGS, **TRAIN_FLAGS}.items():
         value = getattr(args, dest, None)
-        if value is not None:
+        if value is not None and dest not in skip:
             out[key] = value
     for item in getattr(args, "set", []) or []:
         key, eq, value = item.partition("=")
@@ -69,3 +77,14 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--set '{item}' is not KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
+
+
+def check_cutoff_flag(cutoff: float | None, specs: Iterable[ModelSpec]) -> None:
+    """``--cutoff`` given with a model that takes no cutoff (``mlp``) is an error, whatever
+    its value; a config that changes ``data.cutoff`` for one is refused by the config."""
+    if cutoff is None:
+        return
+    for spec in specs:
+        if not spec.takes_cutoff:
+            from equilens.errors import ConfigError
+            raise ConfigError(f"--cutoff: model '{spec}' takes no cutoff; drop --cutoff")

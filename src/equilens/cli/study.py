@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from equilens.cli.options import DATA_FLAGS, TRAIN_FLAGS
+from equilens.cli.options import CUTOFF_HELP, check_cutoff_flag, overrides
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--labels", choices=["rmd17", "md17"],
                    help="revised (default) or the original MD17 labels the post used")
     g.add_argument("--split", help="rMD17 split 01-05 (default 01)")
+    g.add_argument("--cutoff", type=float, help=CUTOFF_HELP)
     for flag, kind in (("--epochs", int), ("--batch-size", int), ("--lr", float),
                        ("--n-train", int), ("--n-val", int), ("--n-test", int)):
         g.add_argument(flag, type=kind, help="overrides the preset")
@@ -71,20 +72,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _overrides(args: argparse.Namespace) -> dict:
-    from equilens.errors import ConfigError
+#: Flags of `train` that are study axes or study keys, not run config overrides.
+_AXIS_FLAGS = ("molecule", "model", "seed", "file", "forces")
 
-    out = {}
-    for dest, key in {**DATA_FLAGS, **TRAIN_FLAGS}.items():
-        value = getattr(args, dest, None)
-        if value is not None and dest not in ("molecule", "model", "seed", "file", "forces"):
-            out[key] = value
-    for item in args.set or []:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ConfigError(f"--set '{item}' is not KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return overrides(args, skip=_AXIS_FLAGS)
 
 
 def _as_int(value: int | None, flag: str) -> int | None:
@@ -103,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
                       models=args.models, seeds=args.seeds, overrides=_overrides(args),
                       method=args.method, perplexity=args.perplexity,
                       train_sizes=args.train_sizes, forces=args.forces)
+    check_cutoff_flag(args.cutoff, spec.model_specs)
     out = Path(args.out or Path("studies") / spec.preset)
     argv = sys.argv[1:] if Path(sys.argv[0]).name == "equilens" else None
     command = (("equilens " + shlex.join(argv) + "\n") if argv else "") + \

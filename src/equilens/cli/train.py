@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from equilens.cli.options import add_data_flags, add_train_flags, overrides
+from equilens.cli.options import add_data_flags, add_train_flags, check_cutoff_flag, overrides
 from equilens.errors import DataError, RunDirError
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.out and not (args.config or args.from_run):
         base = merge(read_config(args.out).to_dict(), base)
     config = load_config(args.config, overrides(args), base=base)
+    check_cutoff_flag(args.cutoff, [config.model_spec])
     if args.from_run and config.data.file == base["data"]["file"]:
         check_data_file(Path(args.from_run), config)
     out = Path(args.out) if args.out else default_run_dir(config)

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-from equilens.data.molecules import closest
-from equilens.errors import ConfigError
 from equilens.models.egnn import EGNN, EGNNConfig
 from equilens.models.forces import energy_and_forces
 from equilens.models.gcn import GCN, GCNConfig
 from equilens.models.mlp import MLP, MLPConfig
-from equilens.models.spec import apply_overrides, canonical, parse_spec
+from equilens.models.registry import MODELS, ModelEntry, register_model
+from equilens.models.spec import ModelSpec, canonical, parse_spec
 
-#: name → (model class, config dataclass)
-MODELS: dict[str, tuple[type[nn.Module], type]] = {
-    "egnn": (EGNN, EGNNConfig),
-    "gcn": (GCN, GCNConfig),
-    "mlp": (MLP, MLPConfig),
-}
+register_model("egnn", EGNN, EGNNConfig)
+register_model("gcn", GCN, GCNConfig)
+register_model("mlp", MLP, MLPConfig, takes_cutoff=False)
 
 
-def resolve_spec(spec: str) -> tuple[str, object]:
-    """Parse and validate a spec: (model name, its config dataclass instance)."""
-    name, overrides = parse_spec(spec)
-    if name not in MODELS:
-        raise ConfigError(
-            f"unknown model '{name}'{closest(name, list(MODELS))}; allowed: {', '.join(MODELS)}"
-        )
-    return name, apply_overrides(MODELS[name][1], overrides, f"model '{spec}'")
+def resolve_spec(spec: str | ModelSpec) -> tuple[str, object]:
+    """Parse and validate a spec: (model name, a new instance of its config dataclass)."""
+    parsed = ModelSpec.parse(spec)
+    return parsed.name, parsed.config
 
 
 @contextmanager
@@ -46,7 +37,7 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-def build_model(spec: str, n_types: int, cutoff: float, avg_neighbours: float,
+def build_model(spec: str | ModelSpec, n_types: int, cutoff: float, avg_neighbours: float,
                 dtype: torch.dtype = torch.float32) -> nn.Module:
     """Build a model from its spec (e.g. ``egnn:l_max=0``) for ``n_types`` elements.
 
@@ -55,16 +46,16 @@ def build_model(spec: str, n_types: int, cutoff: float, avg_neighbours: float,
     Clebsch-Gordan constants at construction, and a float64 model built under a float32
     default would carry them rounded to float32.
     """
-    name, config = resolve_spec(spec)
+    parsed = ModelSpec.parse(spec)
     with default_dtype(dtype):
-        return MODELS[name][0](config, n_types, cutoff, avg_neighbours).to(dtype)
+        return parsed.entry.model(parsed.config, n_types, cutoff, avg_neighbours).to(dtype)
 
 
-def model_hparams(spec: str) -> dict:
+def model_hparams(spec: str | ModelSpec) -> dict:
     """The full hyperparameters of a spec, as a plain dict."""
-    name, config = resolve_spec(spec)
-    return {"name": name, **dataclasses.asdict(config)}
+    return ModelSpec.parse(spec).hparams()
 
 
-__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "build_model", "canonical",
-           "default_dtype", "energy_and_forces", "model_hparams", "parse_spec", "resolve_spec"]
+__all__ = ["EGNN", "EGNNConfig", "GCN", "GCNConfig", "MODELS", "ModelEntry", "ModelSpec",
+           "build_model", "canonical", "default_dtype", "energy_and_forces", "model_hparams",
+           "parse_spec", "register_model", "resolve_spec"]

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from equilens.errors import RunDirError
+from equilens.models import ModelSpec
 from equilens.study.spec import StudySpec
 from equilens.training import rundir
 from equilens.training.config import Config, flatten
@@ -36,16 +37,18 @@ SCORES = "analysis/latent_scores.json"
 REQUIRED = (rundir.TEST_METRICS, VAL_METRICS, INFERENCE, SCORES)
 
 #: Rough cost of one epoch per frame and atom, relative to gcn (measured on 1 core);
-#: only orders the queue, longest runs first, so no worker idles at the end.
+#: only orders the queue, longest runs first, so no worker idles at the end. ``egnn``
+#: with ``l_max=0`` (scalars only) costs ``egnn0``; an unlisted model 4.
 _COST = {"gcn": 1.0, "egnn0": 3.0, "egnn": 8.0, "mlp": 1.0}
 
 
-def model_slug(spec: str) -> str:
-    """Folder name of a model spec: ``egnn:l_max=0,channels=16`` → ``egnn_l_max0_channels16``."""
-    return spec.replace(":", "_").replace(",", "_").replace("=", "").replace("/", "_")
+def model_slug(spec: str | ModelSpec) -> str:
+    """Folder name of a model spec (:attr:`ModelSpec.slug`):
+    ``egnn:l_max=0,channels=16`` → ``egnn_l_max0_channels16``."""
+    return ModelSpec.parse(spec).slug
 
 
-def run_folder(out: Path, molecule: str, model: str, seed: int,
+def run_folder(out: Path, molecule: str, model: str | ModelSpec, seed: int,
                train_size: int | None = None) -> Path:
     """Folder of one run; ``train_size`` None (a study of one size) keeps no ``n<size>``
     level, so studies made before training-set sizes existed still resume."""
@@ -58,6 +61,7 @@ def run_folder(out: Path, molecule: str, model: str, seed: int,
 @dataclass
 class PlannedRun:
     molecule: str
+    #: the canonical model spec string (``spec`` is its parsed form)
     model: str
     seed: int
     run_dir: Path
@@ -75,10 +79,14 @@ class PlannedRun:
         return f"{self.molecule} {self.model}{size} seed {self.seed}"
 
     @property
+    def spec(self) -> ModelSpec:
+        """The run's model spec, as its config validated it."""
+        return self.config.model_spec
+
+    @property
     def cost(self) -> float:
-        name = self.model.split(":")[0]
-        if name == "egnn" and "l_max=0" in self.model:
-            name = "egnn0"
+        spec = self.spec
+        name = "egnn0" if spec.name == "egnn" and spec.config.l_max == 0 else spec.name
         n_atoms = _N_ATOMS.get(self.molecule, 15)
         d, t = self.config.data, self.config.training
         return _COST.get(name, 4.0) * n_atoms * (d.n_train + d.n_val) * t.epochs
@@ -111,7 +119,7 @@ def plan_runs(spec: StudySpec, out: Path, symmetry: bool = False) -> list[Planne
     runs = []
     required = required_outputs(symmetry)
     for molecule in spec.molecules:
-        for model in spec.models:
+        for model in spec.model_specs:
             for size in spec.sizes:
                 for seed in spec.seeds:
                     run_dir = run_folder(out, molecule, model, seed, size)
@@ -120,8 +128,8 @@ def plan_runs(spec: StudySpec, out: Path, symmetry: bool = False) -> list[Planne
                     rewrite = False
                     if (run_dir / rundir.CONFIG).is_file():
                         rewrite = _check_same_config(run_dir, config) and status != "done"
-                    runs.append(PlannedRun(molecule, model, seed, run_dir, config, status,
-                                           rewrite, size))
+                    runs.append(PlannedRun(molecule, model.canonical, seed, run_dir, config,
+                                           status, rewrite, size))
     return runs
 
 

@@ -21,18 +21,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from equilens.data.molecules import RMD17_MOLECULES, check_molecule, closest
 from equilens.errors import ConfigError, EquilensError
-from equilens.models import canonical, resolve_spec
+from equilens.models import ModelSpec
 from equilens.study.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, get_preset
-from equilens.training.config import Config, config_from_dict, dotted, merge, read_yaml
+from equilens.training.config import Config, config_from_dict, read_yaml
+from equilens.validation import Style, allowed_keys, dotted, flatten, invalid, merge, validate
 
-STUDY_KEYS = ("preset", "molecules", "models", "seeds", "train_sizes", "forces", "overrides",
-              "method", "perplexity")
+
+def _listed(value: Any) -> Any:
+    """One value for a list of one; None for an empty list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, (str, int, float)) else value
+
+
+def _whole(value: Any) -> Any:
+    """An integer (``3`` or ``"3"`` or ``3.0``), never a bool."""
+    if isinstance(value, bool):
+        raise invalid(f" must be int, got {value!r}")
+    return value
+
+
+def _mapping(value: Any) -> Any:
+    return {} if value is None else value
+
+
+_Names = Annotated[list[str], BeforeValidator(_listed)]
+_Ints = Annotated[list[Annotated[int, BeforeValidator(_whole)]], BeforeValidator(_listed)]
+
+
+class StudyFile(BaseModel):
+    """The keys of a study file (and of ``build_spec``'s arguments), typed.
+
+    ``overrides`` are config keys, dotted (``training.epochs: 5``) or nested
+    (``training: {epochs: 5}``); they are kept dotted. ``resolved`` is what the study
+    recorded of its run configs: it is read and ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    preset: str | None = None
+    molecules: _Names | None = None
+    models: _Names | None = None
+    seeds: _Ints | None = None
+    train_sizes: _Ints | None = None
+    forces: bool | None = None
+    overrides: Annotated[dict[str, Any], BeforeValidator(_mapping), AfterValidator(flatten)] = {}
+    method: str | None = None
+    perplexity: Annotated[float, BeforeValidator(_whole)] | None = None
+    resolved: Any = Field(default=None, exclude=True)
+
+
+STUDY_KEYS = tuple(allowed_keys(StudyFile))
 #: Written into study.yaml for the record; ignored when the file is read back.
 RECORD_KEYS = ("resolved",)
 #: Study axes: set through molecules/models/seeds, never through overrides.
@@ -80,10 +126,9 @@ class StudySpec:
         specs = []
         for spec in self.models:
             try:
-                name, cfg = resolve_spec(str(spec))
+                specs.append(ModelSpec.parse(str(spec)).canonical)
             except EquilensError as err:
                 raise ConfigError(f"models: {err}") from None
-            specs.append(canonical(name, cfg))
         for spec, canon in zip(self.models, specs):
             if specs.count(canon) > 1:
                 twins = [m for m, c in zip(self.models, specs) if c == canon]
@@ -107,13 +152,25 @@ class StudySpec:
         self.perplexity = float(self.perplexity or preset.perplexity)
         if not self.perplexity > 0:
             raise ConfigError(f"perplexity must be > 0, got {self.perplexity}")
-        for mol in self.molecules:  # every run config must be valid before anything runs
+        self._validate_runs()
+        return self
+
+    def _validate_runs(self) -> None:
+        """Every run config must be valid before anything runs: per molecule and size
+        with the first model, and per model (a model may refuse a key, e.g. a cutoff)."""
+        for mol in self.molecules:
             for size in self.sizes:
                 cfg = self.run_config(mol, self.models[0], self.seeds[0], size)
                 if cfg.data.n_test < 1:
                     raise ConfigError("data.n_test must be >= 1 in a study (the report "
                                       "compares test errors)")
-        return self
+        for model in self.model_specs[1:]:
+            self.run_config(self.molecules[0], model, self.seeds[0], self.sizes[0])
+
+    @property
+    def model_specs(self) -> list[ModelSpec]:
+        """The models of the study, parsed (in the order of ``models``)."""
+        return [ModelSpec.parse(m) for m in self.models]
 
     @property
     def sizes(self) -> list[int | None]:
@@ -124,11 +181,7 @@ class StudySpec:
         if not self.train_sizes:
             self.train_sizes = []
             return
-        try:
-            sizes = [_int(n) for n in self.train_sizes]
-        except (TypeError, ValueError):
-            raise ConfigError(f"train_sizes must be whole numbers of training frames, got "
-                              f"{self.train_sizes!r}") from None
+        sizes = [int(n) for n in self.train_sizes]  # typed by StudyFile
         small = [n for n in sizes if n < MIN_TRAIN_SIZE]
         if small:
             raise ConfigError(f"train_sizes: {small[0]} is too small; each size must be >= "
@@ -153,12 +206,14 @@ class StudySpec:
                                   f"training.forces={self.overrides['training.forces']!r}; "
                                   "give one of them")
 
-    def run_config(self, molecule: str, model: str, seed: int,
+    def run_config(self, molecule: str, model: str | ModelSpec, seed: int,
                    n_train: int | None = None) -> Config:
-        """The full, validated config of one run (``n_train`` None: the study's one size)."""
+        """The full, validated config of one run (``n_train`` None: the study's one size);
+        its ``model`` is the canonical spec string."""
         preset = get_preset(self.preset)
         raw = merge(dotted(preset.run_overrides(molecule)), dotted(self.overrides))
-        axes: dict[str, Any] = {"data": {"molecule": molecule, "file": None}, "model": model,
+        axes: dict[str, Any] = {"data": {"molecule": molecule, "file": None},
+                                "model": ModelSpec.parse(model),
                                 "training": {"seed": seed}}
         if n_train is not None:
             axes["data"]["n_train"] = n_train
@@ -204,70 +259,11 @@ def _no_duplicates(name: str, values: list) -> None:
         raise ConfigError(f"{name}: {seen[0]!r} is listed twice")
 
 
-def _as_list(key: str, value: Any) -> list:
-    if isinstance(value, (str, int)):
-        return [value]
-    if not isinstance(value, list):
-        raise ConfigError(f"{key} must be a list, got {value!r}")
-    return value
-
-
 def read_study_file(path: str | Path) -> dict[str, Any]:
-    """The keys of a study YAML file, checked (unknown keys name the closest)."""
-    raw = read_yaml(path)
-    allowed = STUDY_KEYS + RECORD_KEYS
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in allowed:
-            raise ConfigError(f"{path}: unknown key '{key}'{closest(str(key), allowed)}; "
-                              f"allowed: {', '.join(STUDY_KEYS)}")
-        if key in RECORD_KEYS:
-            continue
-        if key in ("molecules", "models"):
-            out[key] = [str(v) for v in _as_list(key, value)]
-        elif key in ("seeds", "train_sizes"):
-            try:
-                out[key] = [_int(v) for v in _as_list(key, value or [])]
-            except (TypeError, ValueError):
-                raise ConfigError(f"{path}: {key} must be integers, got {value!r}") from None
-        elif key == "forces":
-            if value is not None and not isinstance(value, bool):
-                raise ConfigError(f"{path}: forces must be true or false, got {value!r}")
-            out[key] = value
-        elif key == "overrides":
-            out[key] = _flatten_overrides(path, value)
-        elif key == "perplexity":
-            try:
-                out[key] = float(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{path}: perplexity must be a number, got {value!r}") from None
-        else:
-            if not isinstance(value, str):
-                raise ConfigError(f"{path}: {key} must be a string, got {value!r}")
-            out[key] = value
-    return out
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or float(value) != int(float(value)):
-        raise ValueError
-    return int(float(value))
-
-
-def _flatten_overrides(path: str | Path, value: Any, prefix: str = "") -> dict[str, Any]:
-    """Overrides as dotted keys: accepts {training.epochs: 5} and {training: {epochs: 5}}."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: overrides must be a mapping of config keys, got {value!r}")
-    out: dict[str, Any] = {}
-    for key, v in value.items():
-        full = f"{prefix}{key}"
-        if isinstance(v, dict):
-            out |= _flatten_overrides(path, v, full + ".")
-        else:
-            out[full] = v
-    return out
+    """The keys a study YAML file gives, typed and checked (unknown keys name the closest;
+    ``overrides`` dotted); ``resolved`` is left out."""
+    given = validate(StudyFile, read_yaml(path), Style(where=f"{path}: "))
+    return given.model_dump(exclude_unset=True)
 
 
 def build_spec(file: str | Path | None = None, *, preset: str | None = None,
@@ -282,7 +278,8 @@ def build_spec(file: str | Path | None = None, *, preset: str | None = None,
              "forces": forces}
     raw |= {k: v for k, v in given.items() if v is not None}
     raw["overrides"] = {**raw.get("overrides", {}), **(overrides or {})}
-    spec = StudySpec(**raw)
+    typed = validate(StudyFile, raw).model_dump(exclude_unset=True)
+    spec = StudySpec(**{k: v for k, v in typed.items() if v is not None})
     # overrides must name real config keys: check them once against a throwaway run
     try:
         config_from_dict(dotted({k: v for k, v in spec.overrides.items()

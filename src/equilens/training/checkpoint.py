@@ -16,7 +16,6 @@ from equilens.training.config import Config, config_from_dict, flatten
 from equilens.training.experiment import DTYPES
 
 FORMAT = "equilens-checkpoint-1"
-#: Config keys a checkpoint may differ in from its run folder: where the data lives.
 
 
 class NonFiniteWeights(EquilensError):
@@ -27,6 +26,9 @@ def save(path: Path, model: torch.nn.Module, config: Config, type_map: TypeMap,
          avg_neighbours: float, state: dict[str, Any]) -> None:
     """Write a checkpoint atomically; ``state`` holds epoch, optimiser, scheduler, history.
 
+    The cutoff is kept once, in the recorded config (``config.data.cutoff``, as in the run
+    folder's config.yaml); :func:`load` gives it as ``ckpt["cutoff"]`` too.
+
     Raises:
         NonFiniteWeights: if a weight is NaN or infinite (the file on disk is kept).
     """
@@ -36,7 +38,6 @@ def save(path: Path, model: torch.nn.Module, config: Config, type_map: TypeMap,
         "model_spec": config.model,
         "model_state": model.state_dict(),
         "atomic_numbers": type_map.atomic_numbers,
-        "cutoff": config.data.cutoff,
         "avg_neighbours": avg_neighbours,
         "config": config.to_dict(),
         **state,
@@ -73,7 +74,24 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise RunDirError(f"{path}: not an equilens checkpoint")
     _check_belongs(path, ckpt)
+    ckpt["cutoff"] = recorded_cutoff(path, ckpt)
     return ckpt
+
+
+def recorded_cutoff(path: Path, ckpt: dict[str, Any]) -> float:
+    """The cutoff (Å) of a checkpoint: ``data.cutoff`` of its recorded config.
+
+    Checkpoints written before the cutoff was kept in one place also hold a ``cutoff``
+    key; they still load, and one that disagrees with its config is a RunDirError.
+    """
+    try:
+        cutoff = float(ckpt["config"]["data"]["cutoff"])
+    except (KeyError, TypeError, ValueError):
+        raise RunDirError(f"{path}: its recorded config has no data.cutoff") from None
+    if "cutoff" in ckpt and float(ckpt["cutoff"]) != cutoff:
+        raise RunDirError(f"{path}: its cutoff {ckpt['cutoff']} differs from data.cutoff "
+                          f"{cutoff} of its recorded config; the checkpoint is corrupt")
+    return cutoff
 
 
 def _check_belongs(path: Path, ckpt: dict[str, Any]) -> None:
@@ -106,8 +124,8 @@ def load_trained(run_dir: str | Path, which: str = "best",
     ckpt_path = run_dir / (rundir.BEST if which == "best" else rundir.LAST)
     ckpt = load(ckpt_path)
     type_map = TypeMap(ckpt["atomic_numbers"])
-    model = build_model(ckpt["model_spec"], len(type_map), ckpt["cutoff"], ckpt["avg_neighbours"],
-                        DTYPES[config.training.dtype])
+    model = build_model(ckpt["model_spec"], len(type_map), config.data.cutoff,
+                        ckpt["avg_neighbours"], DTYPES[config.training.dtype])
     try:
         model.load_state_dict(ckpt["model_state"])
     except (RuntimeError, KeyError) as err:

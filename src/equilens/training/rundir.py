@@ -45,11 +45,10 @@ PACKAGES = ("equilens", "torch", "e3nn", "torch-geometric", "ase", "vesin", "num
 
 
 def default_run_dir(config: Config) -> Path:
-    """runs/<molecule>-<model>-s<seed>-<timestamp>."""
+    """runs/<molecule>-<model slug>-s<seed>-<timestamp> (the slug: :attr:`ModelSpec.slug`)."""
     name = config.data.molecule or Path(config.data.file or "data").stem
-    model = config.model.replace(":", "_").replace(",", "_").replace("=", "")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{name}-{model}-s{config.training.seed}-{stamp}"
+    return Path("runs") / f"{name}-{config.model_spec.slug}-s{config.training.seed}-{stamp}"
 
 
 #: Keys that may differ between a run folder and its checkpoints or a later invocation:
