@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "equilens"
 
 #: stage of each top-level part of the package; a module may import from a lower or equal
 #: stage only (equal: inside its own sub-package, or analysis beside symmetry).
-STAGES = {"errors": 0, "io": 0, "data": 1, "models": 2, "training": 3, "analysis": 4,
+STAGES = {"errors": 0, "io": 0, "data": 1, "validation": 1, "models": 2, "training": 3, "analysis": 4,
           "symmetry": 4, "ase": 4, "study": 5, "report": 6, "cli": 7}
 MAX_FUNCTION_LINES = 60
 
