@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from equilens.analysis import analyze_run, extract_latents
-from equilens.analysis.explorer import DATA_FILE, PAGE_FILE, INSTALL, arrow_scale, write_explorer
+from equilens.analysis.explorer import DATA_FILE, INSTALL, PAGE_FILE, arrow_scale, write_explorer
 from equilens.cli.main import main
 from equilens.errors import DataError, MissingDependencyError
 from equilens.training import load_config, train

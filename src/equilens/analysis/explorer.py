@@ -21,6 +21,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
@@ -28,6 +29,9 @@ from ase import Atoms
 from equilens.analysis.explorer_page import explorer_html
 from equilens.errors import DataError, MissingDependencyError
 from equilens.io import write_bytes, write_text
+
+if TYPE_CHECKING:
+    from equilens.analysis.latents import RunLatents
 
 DATA_FILE = "explorer.json.gz"
 PAGE_FILE = "explorer.html"
@@ -161,7 +165,7 @@ def _viewer_js(chemiscope) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def run_explorer(out_dir: Path, lat, coords: dict[str, np.ndarray], values: dict[str, np.ndarray],
+def run_explorer(out_dir: Path, lat: RunLatents, coords: dict[str, np.ndarray], values: dict[str, np.ndarray],
                  units: dict[str, str], method: str) -> ExplorerFiles | None:
     """The explorer of an analysed run (``analyze``'s hook), or None when chemiscope is missing.
 
@@ -191,7 +195,7 @@ def run_explorer(out_dir: Path, lat, coords: dict[str, np.ndarray], values: dict
         "lowest true energy among them; atomic energies relative to their element's mean.")
 
 
-def per_atom_outputs(lat) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def per_atom_outputs(lat: RunLatents) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-atom properties (n_frames, n_atoms) and force arrows (n_frames, n_atoms, 3).
 
     Predicted atomic energies minus the mean of their element over the frames (the
