@@ -133,7 +133,9 @@ class DevToolsPage:
         # close_fds=False: the child's fds 3 and 4 are set after the parent's are closed;
         # every other descriptor of this process is close-on-exec already
         self._proc = subprocess.Popen(
+            # a dead local proxy: a request a page makes is recorded but never leaves the machine
             [self.chromium, *FLAGS, "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+             "--proxy-server=127.0.0.1:9",
              f"--user-data-dir={self._tmp.name}/profile", "--remote-debugging-pipe",
              f"--window-size={self.width},{self.height}", "about:blank"],
             close_fds=False, preexec_fn=wire, stdout=subprocess.DEVNULL,
