@@ -137,14 +137,19 @@ def test_analyze_without_chemiscope_skips_the_explorer_with_one_line(tiny_run, t
         write_explorer(tmp_path, np.zeros((1, 1, 3)), [1], [0], {"m": np.zeros((1, 2))})
     out = tmp_path / "a"
     assert main(["analyze", str(tiny_run), "--method", "pca", "--out", str(out)]) == 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"explorer skipped: the explorer needs chemiscope: {INSTALL}"]
+    printed = capsys.readouterr()
+    assert printed.err.strip().splitlines() == [f"explorer skipped: the explorer needs chemiscope: {INSTALL}"]
+    assert "explorer: file:" not in printed.out
     assert (out / "latent_scores.csv").is_file() and not (out / PAGE_FILE).exists()
 
 
-def test_no_explorer_flag(tiny_run, tmp_path):
+def test_analyze_prints_the_explorer_and_no_explorer_skips_it(tiny_run, tmp_path, capsys):
+    out = tmp_path / "with"
+    assert main(["analyze", str(tiny_run), "--method", "pca", "--out", str(out)]) == 0
+    assert f"explorer: {(out / PAGE_FILE).resolve().as_uri()}" in capsys.readouterr().out.splitlines()
     out = tmp_path / "a"
     assert main(["analyze", str(tiny_run), "--method", "pca", "--out", str(out), "--no-explorer"]) == 0
+    assert "explorer: file:" not in capsys.readouterr().out
     assert (out / "latent_scores.csv").is_file()
     assert not (out / PAGE_FILE).exists() and not (out / DATA_FILE).exists()
 

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from equilens.analysis import analyze_run, format_scores
+    from equilens.analysis.explorer import PAGE_FILE
     from equilens.training.rundir import check_data_file, read_config
 
     check_data_file(Path(args.run_dir), read_config(args.run_dir))
@@ -36,4 +37,7 @@ def run(args: argparse.Namespace) -> int:
                            explorer=args.explorer)
     print(format_scores(analysis, args.rows or None))
     print(f"written to {analysis.out_dir}")
+    page = analysis.out_dir / PAGE_FILE
+    if args.explorer and page.is_file():
+        print(f"explorer: {page.resolve().as_uri()}")
     return 0
