@@ -1,4 +1,4 @@
-"""Shared fixtures: the real rMD17 files beside the project, seeds, tiny configs."""
+"""Shared fixtures: the real rMD17 files beside the project, seeds, tiny configs, a browser."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from tests.browser import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 RMD17_DIR = Path(os.environ.get("EQUILENS_TEST_DATA", ROOT.parent / "shared" / "data" / "rmd17"))
@@ -40,3 +42,15 @@ def _seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium (installed by .ci/run); missing: a failure in CI, a skip elsewhere."""
+    path = find_chromium()
+    if path is None:
+        message = "chromium not found (.ci/run installs Debian's chromium package)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -15,3 +15,7 @@ class ConfigError(EquilensError, ValueError):
 
 class RunDirError(EquilensError):
     """A run folder is missing, incompatible or would be overwritten."""
+
+
+class MissingDependencyError(EquilensError, ImportError):
+    """An optional package a feature needs is not installed; the message names the install."""

@@ -13,7 +13,7 @@ import yaml
 
 from equilens.cli.main import main
 from equilens.study.symmetry_step import symmetry_available
-from tests.report.browser import inspect_page
+from tests.browser import inspect_page
 from tests.report.helpers import tiny_study_args
 
 RECORD_KEYS = ("molecule", "model", "seed", "val_energy_mae_kcal", "test_energy_mae_kcal",

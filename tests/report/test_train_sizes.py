@@ -18,7 +18,7 @@ from equilens.report.aggregate import stats
 from equilens.report.conclusion import Conclusion
 from equilens.report.efficiency import conclude_efficiency, fit_curves, fit_slope
 from equilens.study.plan import plan_runs
-from tests.report.browser import inspect_page
+from tests.browser import inspect_page
 from tests.report.helpers import tiny_study_args
 
 SIZES = (50, 100, 250, 500, 1000)

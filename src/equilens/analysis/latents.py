@@ -26,6 +26,10 @@ class RunLatents:
         random: (n_frames, latent_dim) latent of the same architecture with random weights.
         predicted_energy: (n_frames,) kcal/mol of the trained model.
         train_frames: the run's training frames (for train vs validation histograms).
+        atomic_energy: (n_atoms_total,) kcal/mol per-atom terms of the predicted energy,
+            packed like ``frames.positions``; None if not extracted.
+        predicted_forces: (n_atoms_total, 3) kcal/mol/Å of the trained model, for runs
+            trained on forces; None otherwise.
     """
 
     config: Config
@@ -34,11 +38,16 @@ class RunLatents:
     random: np.ndarray
     predicted_energy: np.ndarray
     train_frames: Frames
+    atomic_energy: np.ndarray | None = None
+    predicted_forces: np.ndarray | None = None
 
 
 def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
                     device: str = "cpu") -> RunLatents:
-    """Latents of every frame of ``split`` ('val' or 'test'), batched, without gradients."""
+    """Latents of every frame of ``split`` ('val' or 'test'), batched, without gradients.
+
+    Also the trained model's per-atom energies, and its forces when the run trained on them.
+    """
     if split not in SPLITS:
         raise ConfigError(f"split '{split}' is not one of {', '.join(SPLITS)}")
     model, config, type_map = load_trained(run_dir, "best", device)
@@ -47,9 +56,11 @@ def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
         raise ConfigError(f"{run_dir}: the run has no {split} frames")
     dataset = exp.datasets[split]
     batch = config.training.eval_batch_size
-    trained = predict(model, dataset, batch, device)
+    forces = config.training.forces
+    trained = predict(model, dataset, batch, device, forces=forces, atomic=True)
     torch.manual_seed(seed)
     untrained = exp.new_model().to(device)
     random = predict(untrained, dataset, batch, device)
     return RunLatents(config, dataset.frames, trained[keys.LATENT], random[keys.LATENT],
-                      trained[keys.ENERGY], exp.splits.train)
+                      trained[keys.ENERGY], exp.splits.train, trained[keys.ATOMIC_ENERGY],
+                      trained[keys.FORCES] if forces else None)

@@ -11,7 +11,9 @@ alone gives). Writes into ``RUN_DIR/analysis/`` (or ``out``):
 - ``latents.npz``: latents, 2-D coordinates, energies, variable values;
 - figures: ``projection_energy.png`` (and ``_random``), ``projection_grid.png``, and for
   the heavy-atom bonds and angles (for ethanol the post's C-C, C-O and C-C-O)
-  ``projection_<var>.png`` and ``hist_<var>.png``, plus ``hist_energy.png``.
+  ``projection_<var>.png`` and ``hist_<var>.png``, plus ``hist_energy.png``;
+- ``explorer.html`` and ``explorer.json.gz`` (unless ``explorer=False``; needs chemiscope):
+  the frames' structures linked to their latent maps, see :mod:`equilens.analysis.explorer`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from equilens.analysis.descriptors import GeometricVariable, compute_variables, derive_variables
+from equilens.analysis.explorer import run_explorer
 from equilens.analysis.figures import plot_histograms, plot_projection, plot_projection_grid
 from equilens.analysis.latents import RunLatents, extract_latents
 from equilens.analysis.projection import project
@@ -50,7 +53,7 @@ def skeleton(variables: list[GeometricVariable], numbers: np.ndarray) -> list[Ge
 
 def analyze_run(run_dir: str | Path, *, split: str = "val", method: str = "tsne",
                 out: str | Path | None = None, perplexity: float = 30.0, top_k: int = 5,
-                seed: int = 0, device: str = "cpu") -> Analysis:
+                seed: int = 0, device: str = "cpu", explorer: bool = True) -> Analysis:
     """Score and draw the latent space of a trained run (see module docstring)."""
     run_dir = Path(run_dir)
     out_dir = Path(out) if out else run_dir / "analysis"
@@ -78,6 +81,8 @@ def analyze_run(run_dir: str | Path, *, split: str = "val", method: str = "tsne"
     write_json(out_dir / "latent_scores.json", summary)
     _save_npz(out_dir / "latents.npz", latents, coords, lat, values)
     _figures(out_dir, lat, coords, variables, values, rows, method, top_k)
+    if explorer:
+        run_explorer(out_dir, lat, coords, values, {v.name: v.unit for v in variables}, method)
     return Analysis(out_dir, rows, trust, summary)
 
 

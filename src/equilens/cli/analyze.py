@@ -17,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=5, help="variables in the projection grid")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rows", type=int, default=12, help="table rows printed (0: all)")
+    p.add_argument("--no-explorer", dest="explorer", action="store_false",
+                   help="do not write explorer.html / explorer.json.gz (the interactive "
+                   "structure-latent explorer, which needs equilens[explorer])")
     p.set_defaults(func=run)
 
 
@@ -24,12 +27,17 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from equilens.analysis import analyze_run, format_scores
+    from equilens.analysis.explorer import PAGE_FILE
     from equilens.training.rundir import check_data_file, read_config
 
     check_data_file(Path(args.run_dir), read_config(args.run_dir))
 
     analysis = analyze_run(args.run_dir, split=args.split, method=args.method, out=args.out,
-                           perplexity=args.perplexity, top_k=args.top_k, seed=args.seed)
+                           perplexity=args.perplexity, top_k=args.top_k, seed=args.seed,
+                           explorer=args.explorer)
     print(format_scores(analysis, args.rows or None))
     print(f"written to {analysis.out_dir}")
+    page = analysis.out_dir / PAGE_FILE
+    if args.explorer and page.is_file():
+        print(f"explorer: {page.resolve().as_uri()}")
     return 0

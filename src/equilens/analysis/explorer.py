@@ -1,0 +1,231 @@
+"""An interactive explorer of a run's frames: its latent maps linked to the structures.
+
+``write_explorer`` writes two files with chemiscope (Fraux, Cersonsky & Ceriotti, JOSS 5,
+2117 (2020); the extra ``equilens[explorer]``):
+
+- ``explorer.json.gz``: a chemiscope input (``chemiscope.create_input``): one structure per
+  frame, its per-frame properties (2-D maps, energies, geometric variables) and per-atom
+  properties (atomic energies, forces);
+- ``explorer.html``: a page that shows it from disk with no network: chemiscope's viewer
+  (``chemiscope.min.js`` of the installed wheel) and the data file are embedded in it.
+
+It takes plain arrays, so any analysis can call it; :func:`run_explorer` is the hook of
+``analyze``: it builds those arrays from a run's latents, and with chemiscope missing it
+skips the explorer with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ase import Atoms
+
+from equilens.analysis.explorer_page import explorer_html
+from equilens.errors import DataError, MissingDependencyError
+from equilens.io import write_bytes, write_text
+
+if TYPE_CHECKING:
+    from equilens.analysis.latents import RunLatents
+
+DATA_FILE = "explorer.json.gz"
+PAGE_FILE = "explorer.html"
+INSTALL = "pip install 'equilens[explorer]'"
+#: Radius (Å) of the atom-centred environment chemiscope highlights for an atom.
+ENVIRONMENT_CUTOFF = 3.5
+
+
+@dataclass
+class ExplorerFiles:
+    """The two files written: the chemiscope input and the page showing it."""
+
+    data: Path
+    page: Path
+
+
+def import_chemiscope():
+    """The chemiscope module, or MissingDependencyError naming the install command."""
+    try:
+        import chemiscope
+    except ImportError:
+        raise MissingDependencyError(f"the explorer needs chemiscope: {INSTALL}") from None
+    return chemiscope
+
+
+def write_explorer(out_dir: str | Path, positions: np.ndarray, numbers: np.ndarray,
+                   frame_ids: np.ndarray, properties: dict[str, np.ndarray],
+                   atom_properties: dict[str, np.ndarray] | None = None, *,
+                   units: dict[str, str] | None = None, map_xy: str | None = None,
+                   color: str | None = None, vectors: dict[str, np.ndarray] | None = None,
+                   title: str = "equilens explorer", description: str = "") -> ExplorerFiles:
+    """Write ``explorer.json.gz`` and ``explorer.html`` into ``out_dir``.
+
+    Args:
+        positions: (n_frames, n_atoms, 3) Å.
+        numbers: (n_atoms,) atomic numbers, the same for every frame.
+        frame_ids: (n_frames,) int, identity of each frame (property ``frame id``).
+        properties: per-frame values, name → (n_frames,) or (n_frames, k); a (n_frames, k)
+            array becomes chemiscope properties ``name[1]`` .. ``name[k]``.
+        atom_properties: per-atom values, name → (n_frames, n_atoms).
+        units: name → unit, for any property.
+        map_xy: name of a (n_frames, 2) property: the map's axes (default: the first one).
+        color: property colouring the map (default: the first 1-D property).
+        vectors: per-atom vectors drawn as arrows, name → (n_frames, n_atoms, 3) (forces).
+    Returns:
+        the paths of both files.
+    """
+    chemiscope = import_chemiscope()
+    positions, numbers, frame_ids = _check_frames(positions, numbers, frame_ids)
+    n_frames, n_atoms = positions.shape[:2]
+    props = {"frame id": frame_ids} | {k: np.asarray(v, dtype=np.float64) for k, v in properties.items()}
+    atom_props = {k: np.asarray(v, dtype=np.float64) for k, v in (atom_properties or {}).items()}
+    _check_values(props, (n_frames,), "per-frame")
+    _check_values(atom_props, (n_frames, n_atoms), "per-atom")
+    map_xy = map_xy or next((k for k, v in props.items() if v.ndim == 2 and v.shape[1] == 2), None)
+    if map_xy is None or props.get(map_xy, np.empty(0)).shape != (n_frames, 2):
+        raise DataError(f"the explorer's map needs a (n_frames, 2) property, got {map_xy!r}")
+    color = color or next(k for k, v in props.items() if v.ndim == 1 and k != "frame id")
+    if color not in props and color not in atom_props:
+        raise DataError(f"the explorer's colour property {color!r} is not among the properties")
+    structures = [Atoms(numbers=numbers, positions=p) for p in positions]
+    units = units or {}
+    entries = {k: _entry(v, "structure", units.get(k)) for k, v in props.items()}
+    entries |= {k: _entry(v.reshape(-1), "atom", units.get(k)) for k, v in atom_props.items()}
+    data = chemiscope.create_input(
+        structures, metadata={"name": title, "description": description}, properties=entries,
+        environments=chemiscope.all_atomic_environments(structures, ENVIRONMENT_CUTOFF)
+        if atom_props else None,
+        shapes=_arrows(vectors or {}, n_frames, n_atoms), settings=chemiscope.quick_settings(
+            x=f"{map_xy}[1]", y=f"{map_xy}[2]", map_color=color, target="structure",
+            map_settings={"palette": "viridis"}))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = gzip.compress(json.dumps(data, allow_nan=False).encode(), compresslevel=9, mtime=0)
+    data_path = write_bytes(out_dir / DATA_FILE, payload)
+    page_path = write_text(out_dir / PAGE_FILE, explorer_html(payload, title, _viewer_js(chemiscope)))
+    return ExplorerFiles(data_path, page_path)
+
+
+def _check_frames(positions, numbers, frame_ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    positions = np.asarray(positions, dtype=np.float64)
+    numbers = np.asarray(numbers, dtype=np.int64)
+    frame_ids = np.asarray(frame_ids, dtype=np.int64)
+    if positions.ndim != 3 or positions.shape[2] != 3 or positions.shape[0] == 0:
+        raise DataError(f"explorer positions must be (n_frames, n_atoms, 3), got {positions.shape}")
+    if numbers.shape != positions.shape[1:2]:
+        raise DataError(f"explorer: {numbers.size} atomic numbers for {positions.shape[1]} atoms")
+    if frame_ids.shape != positions.shape[:1]:
+        raise DataError(f"explorer: {frame_ids.size} frame ids for {positions.shape[0]} frames")
+    if not np.isfinite(positions).all():
+        raise DataError("explorer: positions hold NaN or inf")
+    return positions, numbers, frame_ids
+
+
+def _check_values(values: dict[str, np.ndarray], shape: tuple[int, ...], what: str) -> None:
+    for name, v in values.items():
+        if v.shape[: len(shape)] != shape or v.ndim > len(shape) + 1:
+            raise DataError(f"explorer: {what} property {name!r} has shape {v.shape}, "
+                            f"expected {shape} or {shape + ('k',)}")
+        if not np.isfinite(v).all():
+            raise DataError(f"explorer: {what} property {name!r} holds NaN or inf")
+
+
+def _entry(values: np.ndarray, target: str, unit: str | None) -> dict:
+    entry = {"target": target, "values": values}
+    if unit:
+        entry["units"] = unit
+    return entry
+
+
+def _arrows(vectors: dict[str, np.ndarray], n_frames: int, n_atoms: int) -> dict | None:
+    """chemiscope arrow shapes, one per atom, for every (n_frames, n_atoms, 3) array."""
+    shapes = {}
+    for name, v in vectors.items():
+        v = np.asarray(v, dtype=np.float64)
+        if v.shape != (n_frames, n_atoms, 3) or not np.isfinite(v).all():
+            raise DataError(f"explorer: vectors {name!r} must be finite, shape "
+                            f"({n_frames}, {n_atoms}, 3), got {v.shape}")
+        shapes[name] = {"kind": "arrow", "parameters": {
+            "global": {"baseRadius": 0.08, "headRadius": 0.16, "headLength": 0.25},
+            "atom": [{"vector": row} for row in np.round(v.reshape(-1, 3), 4).tolist()]}}
+    return shapes or None
+
+
+def _viewer_js(chemiscope) -> str:
+    """chemiscope's standalone viewer (``chemiscope.min.js``) shipped in its wheel."""
+    path = Path(chemiscope.__file__).parent / "sphinx" / "static" / "chemiscope.min.js"
+    if not path.is_file():
+        raise MissingDependencyError(f"chemiscope {chemiscope.__version__} ships no "
+                                     f"{path.name}; reinstall it: {INSTALL}")
+    return path.read_text(encoding="utf-8")
+
+
+def run_explorer(out_dir: Path, lat: RunLatents, coords: dict[str, np.ndarray], values: dict[str, np.ndarray],
+                 units: dict[str, str], method: str) -> ExplorerFiles | None:
+    """The explorer of an analysed run (``analyze``'s hook), or None when chemiscope is missing.
+
+    ``lat``: the run's :class:`~equilens.analysis.latents.RunLatents`; ``coords``: latent
+    name → (n_frames, 2) projection; ``values``: variable name → (n_frames,); ``units``:
+    variable name → unit. Energies are shown relative to the lowest true energy of the frames.
+    """
+    try:
+        import_chemiscope()
+    except MissingDependencyError as err:
+        print(f"explorer skipped: {err}", file=sys.stderr)
+        return None
+    frames, axis = lat.frames, {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP"}.get(method, method)
+    e_ref = float(frames.energy.min())
+    props = {f"{name} latent {axis}": xy for name, xy in coords.items()}
+    props |= {"energy": frames.energy - e_ref, "predicted energy": lat.predicted_energy - e_ref,
+              "energy error": lat.predicted_energy - frames.energy} | values
+    kcal = {"energy": "kcal/mol", "predicted energy": "kcal/mol", "energy error": "kcal/mol"}
+    atom_props, vectors = per_atom_outputs(lat)
+    kcal |= {name: "kcal/mol/Å" if "force" in name else "kcal/mol" for name in atom_props}
+    cfg = lat.config
+    return write_explorer(
+        out_dir, frames.positions_3d(), frames.frame_numbers(0), frames.frame_ids, props,
+        atom_props, units=units | kcal, map_xy=f"trained latent {axis}", color="energy",
+        vectors=vectors, title=f"{cfg.data.molecule or 'data'}, {cfg.model}",
+        description=f"{len(frames)} frames; energies relative to {e_ref:.4f} kcal/mol, the "
+        "lowest true energy among them; atomic energies relative to their element's mean.")
+
+
+def per_atom_outputs(lat: RunLatents) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-atom properties (n_frames, n_atoms) and force arrows (n_frames, n_atoms, 3).
+
+    Predicted atomic energies minus the mean of their element over the frames (the
+    per-element offset carries no information about the conformation); with predicted
+    forces, their norm, the true force's norm and the error's norm, and both as arrows.
+    """
+    frames, shape = lat.frames, lat.frames.positions_3d().shape
+    props, vectors = {}, {}
+    if lat.atomic_energy is not None:
+        atomic = lat.atomic_energy.reshape(shape[:2])
+        means = {z: atomic[:, frames.frame_numbers(0) == z].mean() for z in frames.elements}
+        props["atomic energy"] = atomic - np.array([means[z] for z in frames.frame_numbers(0)])
+    if lat.predicted_forces is not None:
+        predicted = lat.predicted_forces.reshape(shape)
+        props["predicted |force|"] = np.linalg.norm(predicted, axis=-1)
+        scale = arrow_scale(props["predicted |force|"])
+        vectors[f"predicted force ({scale:g} Å per kcal/mol/Å)"] = predicted * scale
+        if frames.forces is not None:
+            true = frames.forces.reshape(shape)
+            props["true |force|"] = np.linalg.norm(true, axis=-1)
+            props["force error"] = np.linalg.norm(predicted - true, axis=-1)
+            vectors[f"true force ({scale:g} Å per kcal/mol/Å)"] = true * scale
+    return props, vectors
+
+
+def arrow_scale(norms: np.ndarray, length: float = 1.0) -> float:
+    """A round factor (1, 2 or 5 × 10^k) making the 95th percentile of ``norms`` ~``length`` Å."""
+    typical = float(np.percentile(norms, 95))
+    if typical <= 0:
+        return 1.0
+    exponent = np.floor(np.log10(length / typical))
+    mantissa = length / typical / 10**exponent
+    return float(max(m for m in (1, 2, 5) if m <= mantissa) * 10**exponent)
