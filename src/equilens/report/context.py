@@ -9,7 +9,6 @@ them. Figures are PNG data URIs, so the page is self-contained.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +31,6 @@ class Stat:
         std = stats.get("std")
         return cls(stats["mean"] * scale, None if std is None else std * scale,
                    int(stats.get("n") or 0))
-
-    @property
-    def missing(self) -> bool:
-        return self.mean is None or (isinstance(self.mean, float) and math.isnan(self.mean))
 
 
 @dataclass
