@@ -2,9 +2,11 @@
 
 It reads the run folders (:mod:`.aggregate`, :mod:`.symmetry`), draws the figures that
 combine runs (:mod:`.figures`), states a conclusion from the numbers
-(:mod:`.conclusion`, :mod:`.efficiency`, :mod:`.compare`) and writes ``report.html``
-(:mod:`.html`) with ``results.json``, ``results.csv`` and ``summary.md``
-(:mod:`.document`). :func:`study_and_report` runs a study (:mod:`equilens.study`) and
+(:mod:`.conclusion`, :mod:`.efficiency`, :mod:`.compare`), gathers what the report shows
+into one typed context (:mod:`.context`, built by :mod:`.build` and :mod:`.header`) and
+renders ``report.html`` and ``summary.md`` from it with the Jinja2 templates of
+``templates/`` (:mod:`.render`); :mod:`.document` writes them with ``results.json`` and
+``results.csv``. :func:`study_and_report` runs a study (:mod:`equilens.study`) and
 writes its report; ``equilens study`` is its command line.
 """
 
