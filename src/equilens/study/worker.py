@@ -43,8 +43,9 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Do every missing step of one run; never raises (errors come back in the result).
 
     Returns ``{"ok", "run_dir", "label", "trained_epochs", "steps", "step_s", "time_s",
-    "error", "traceback"}`` (``step_s``: wall seconds per step done, plus ``data`` for
-    building the run's frames and graphs and ``load`` for reading its best checkpoint).
+    "error", "traceback"}`` (``step_s``: wall seconds per step done, and of building the
+    shared inputs: ``data`` (frames and graphs), ``load`` (best checkpoint), ``floors``;
+    those also count in the step that first needed them).
     A failed run also leaves its traceback in ``<run_dir>/error.log``; a run that
     succeeds removes an earlier one.
     """
