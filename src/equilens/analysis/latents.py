@@ -43,15 +43,18 @@ class RunLatents:
 
 
 def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
-                    device: str = "cpu") -> RunLatents:
+                    device: str = "cpu", experiment: Experiment | None = None) -> RunLatents:
     """Latents of every frame of ``split`` ('val' or 'test'), batched, without gradients.
 
     Also the trained model's per-atom energies, and its forces when the run trained on them.
+    ``experiment``: the run's data already built (checked against the run), or None.
     """
     if split not in SPLITS:
         raise ConfigError(f"split '{split}' is not one of {', '.join(SPLITS)}")
     model, config, type_map = load_trained(run_dir, "best", device)
-    exp = Experiment.from_config(config, type_map=type_map)
+    if experiment is not None:
+        experiment.check_config(config, str(run_dir))
+    exp = experiment or Experiment.from_config(config, type_map=type_map)
     if split not in exp.datasets:
         raise ConfigError(f"{run_dir}: the run has no {split} frames")
     dataset = exp.datasets[split]

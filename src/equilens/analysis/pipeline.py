@@ -53,11 +53,15 @@ def skeleton(variables: list[GeometricVariable], numbers: np.ndarray) -> list[Ge
 
 def analyze_run(run_dir: str | Path, *, split: str = "val", method: str = "tsne",
                 out: str | Path | None = None, perplexity: float = 30.0, top_k: int = 5,
-                seed: int = 0, device: str = "cpu", explorer: bool = True) -> Analysis:
-    """Score and draw the latent space of a trained run (see module docstring)."""
+                seed: int = 0, device: str = "cpu", explorer: bool = True,
+                experiment=None) -> Analysis:
+    """Score and draw the latent space of a trained run (see module docstring).
+
+    ``experiment``: the run's data already built (``equilens.training.Experiment``), or None.
+    """
     run_dir = Path(run_dir)
     out_dir = Path(out) if out else run_dir / "analysis"
-    lat = extract_latents(run_dir, split, seed=seed, device=device)
+    lat = extract_latents(run_dir, split, seed=seed, device=device, experiment=experiment)
     numbers = lat.frames.frame_numbers(0)
     variables = derive_variables(numbers, lat.train_frames.positions_3d()[0])
     values = compute_variables(variables, lat.frames.positions_3d())

@@ -26,9 +26,12 @@ def symmetry_available() -> bool:
     return callable(getattr(symmetry, "check_run", None))
 
 
-def run_checks(run_dir: str | Path) -> dict[str, Any]:
+def run_checks(run_dir: str | Path, *, experiment: Any = None, model: Any = None
+               ) -> dict[str, Any]:
     """Run the checks on a trained run; write and return ``symmetry.json``.
 
+    ``experiment`` and ``model``: the run's data and best model when the caller holds
+    them (see ``equilens.symmetry.check_run``); read from the run folder when None.
     A failure of the checks themselves is recorded (``error``) rather than raised, so a
     broken check never blocks the study or reruns forever.
     """
@@ -38,7 +41,8 @@ def run_checks(run_dir: str | Path) -> dict[str, Any]:
     try:
         from equilens import symmetry
 
-        results = symmetry.check_run(run_dir)
+        shared = {k: v for k, v in (("experiment", experiment), ("model", model)) if v is not None}
+        results = symmetry.check_run(run_dir, **shared)
         rows = [_row(r) for r in results]
         out: dict[str, Any] = {"results": rows, "passed": all(r["passed"] for r in rows),
                                "error": None}

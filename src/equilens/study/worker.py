@@ -3,7 +3,10 @@
 Steps: train (resumed if the folder was started) → evaluate on the test and the
 validation frames → inference speed → symmetry checks (when available) → latent
 analysis. Each step is skipped when its output exists, so a rerun does only what an
-interruption left undone and a finished run costs nothing. The task and its result
+interruption left undone and a finished run costs nothing. The run's frames and
+neighbour graphs are built once and its best checkpoint is read once, on first use,
+and shared by every step (:class:`RunData`). A run that fails leaves its traceback in
+``<run>/error.log``. The task and its result
 are plain dicts, so they travel to a process pool or a Ray cluster alike.
 """
 
@@ -13,6 +16,9 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +35,93 @@ def make_task(run: plan.PlannedRun, *, threads: int, method: str, perplexity: fl
             "perplexity": perplexity, "symmetry": symmetry}
 
 
+#: A failed run's traceback, in its folder (the one-line reason is in the task's result).
+ERROR_LOG = "error.log"
+
+
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Do every missing step of one run; never raises (errors come back in the result).
 
-    Returns ``{"ok", "run_dir", "label", "trained_epochs", "steps", "time_s", "error",
-    "traceback"}``.
+    Returns ``{"ok", "run_dir", "label", "trained_epochs", "steps", "step_s", "time_s",
+    "error", "traceback"}`` (``step_s``: wall seconds per step done, and of building the
+    shared inputs: ``data`` (frames and graphs), ``load`` (best checkpoint), ``floors``;
+    those also count in the step that first needed them).
+    A failed run also leaves its traceback in ``<run_dir>/error.log``; a run that
+    succeeds removes an earlier one.
     """
     t0 = time.perf_counter()
     configure_threads(int(task.get("threads") or 1))
     steps: list[str] = []
     result: dict[str, Any] = {"ok": True, "run_dir": task["run_dir"], "label": task["label"],
-                              "trained_epochs": 0, "steps": steps, "error": None,
+                              "trained_epochs": 0, "steps": steps, "step_s": {}, "error": None,
                               "traceback": None}
     try:
         _run_steps(task, steps, result)
+        (Path(task["run_dir"]) / ERROR_LOG).unlink(missing_ok=True)
     except Exception as err:  # noqa: BLE001 - reported per run; the study goes on
         result.update(ok=False, error=f"{type(err).__name__}: {err}",
                       traceback=traceback.format_exc())
+        _write_error_log(Path(task["run_dir"]), result["traceback"])
     result["time_s"] = time.perf_counter() - t0
     return result
+
+
+def _write_error_log(run_dir: Path, text: str) -> None:
+    """Keep the traceback beside the run; a folder that cannot be written keeps none."""
+    from equilens.io import write_text
+
+    try:
+        write_text(run_dir / ERROR_LOG, text)
+    except OSError:
+        pass
+
+
+class RunData:
+    """The frames, neighbour graphs, floors and best model of one run, each built on
+    first use and then shared by every step of the run (train, evaluate test and
+    validation, inference timing, symmetry checks, latent analysis).
+
+    ``step_s`` receives the wall seconds of building them (``data``, ``floors``, ``load``).
+    """
+
+    def __init__(self, run_dir: Path, config: Any, device: str, step_s: dict[str, float]):
+        self.run_dir, self.config, self.device, self.step_s = run_dir, config, device, step_s
+
+    @cached_property
+    def experiment(self) -> Any:
+        from equilens.training import Experiment
+
+        with _timed(self.step_s, "data"):
+            return Experiment.from_config(self.config)
+
+    @cached_property
+    def model(self) -> Any:
+        """The best checkpoint's model on the run's device (read once, after training)."""
+        from equilens.training import load_trained, resolve_device
+        from equilens.training.evaluate import check_shared
+
+        with _timed(self.step_s, "load"):
+            model, config, type_map = load_trained(self.run_dir, "best",
+                                                   resolve_device(self.device))
+        check_shared(self.run_dir, self.experiment, config, type_map)
+        return model
+
+    @cached_property
+    def floors(self) -> Any:
+        from equilens.training.baselines import Floors
+
+        train = self.experiment.splits.train
+        with _timed(self.step_s, "floors"):
+            return Floors.fit(train)
+
+
+@contextmanager
+def _timed(times: dict[str, float], name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        times[name] = times.get(name, 0.0) + time.perf_counter() - t0
 
 
 def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -> None:
@@ -62,39 +136,65 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
         import yaml
 
         write_text(run_dir / rundir.CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    times: dict[str, float] = result["step_s"]
+    data = RunData(run_dir, config, device, times)
+
+    def step(name: str, action: Any) -> None:
+        with _timed(times, name):
+            action()
+        steps.append(name)
+
     if not (run_dir / rundir.TEST_METRICS).is_file():
-        from equilens.training import train
-        from equilens.training.evaluate import evaluate
-
-        resume = (run_dir / rundir.CONFIG).is_file()
-        if not resume:
-            _clear_unstarted(run_dir)
-        done_before = _epochs_done(run_dir)
-        trained = train(config, run_dir, resume=resume, progress=False)
-        result["trained_epochs"] = max(0, trained.epochs - done_before)
-        steps.append("resume" if resume else "train")
-        evaluate(run_dir, "test", "best", device)
-        steps.append("evaluate")
-    if not (run_dir / plan.VAL_METRICS).is_file():
-        from equilens.training.evaluate import evaluate
-
-        evaluate(run_dir, "val", "best", device)
-        steps.append("evaluate-val")
+        _train(run_dir, config, data, steps, result, times)
+    for split, name in (("test", "evaluate"), ("val", "evaluate-val")):
+        if _needs_evaluation(run_dir, split):
+            step(name, lambda split=split: _evaluate(run_dir, split, device, data))
     if not (run_dir / plan.INFERENCE).is_file():
-        measure_inference(run_dir, device, int(task.get("threads") or 1))
-        steps.append("inference")
+        step("inference", lambda: measure_inference(
+            run_dir, device, int(task.get("threads") or 1), experiment=data.experiment,
+            model=data.model))
     if task.get("symmetry") and not (run_dir / plan.SYMMETRY).is_file():
         from equilens.study.symmetry_step import run_checks
 
-        run_checks(run_dir)
-        steps.append("symmetry")
+        step("symmetry", lambda: run_checks(run_dir, experiment=data.experiment,
+                                            model=data.model))
     if not (run_dir / plan.SCORES).is_file():
         from equilens.analysis import analyze_run
 
-        analyze_run(run_dir, split="val", method=task["method"],
-                    perplexity=float(task["perplexity"]), seed=config.training.seed,
-                    device="cpu" if device == "auto" else device)
-        steps.append("analyze")
+        step("analyze", lambda: analyze_run(
+            run_dir, split="val", method=task["method"], perplexity=float(task["perplexity"]),
+            seed=config.training.seed, device="cpu" if device == "auto" else device,
+            experiment=data.experiment))
+
+
+def _train(run_dir: Path, config: Any, data: RunData, steps: list[str],
+           result: dict[str, Any], times: dict[str, float]) -> None:
+    """Train (or resume) the run on its shared data."""
+    from equilens.training import rundir, train
+
+    resume = (run_dir / rundir.CONFIG).is_file()
+    if not resume:
+        _clear_unstarted(run_dir)
+    done_before = _epochs_done(run_dir)
+    experiment = data.experiment
+    with _timed(times, "train"):
+        trained = train(config, run_dir, resume=resume, progress=False, experiment=experiment)
+    result["trained_epochs"] = max(0, trained.epochs - done_before)
+    steps.append("resume" if resume else "train")
+
+
+def _needs_evaluation(run_dir: Path, split: str) -> bool:
+    from equilens.training.evaluate import metrics_name, predictions_path
+
+    return not ((run_dir / metrics_name(split)).is_file()
+                and predictions_path(run_dir, split).is_file())
+
+
+def _evaluate(run_dir: Path, split: str, device: str, data: RunData) -> None:
+    from equilens.training.evaluate import evaluate
+
+    evaluate(run_dir, split, "best", device, experiment=data.experiment, model=data.model,
+             floors=data.floors)
 
 
 def _epochs_done(run_dir: Path) -> int:
@@ -107,11 +207,13 @@ def _epochs_done(run_dir: Path) -> int:
 
 
 def _clear_unstarted(run_dir: Path) -> None:
-    """A folder without config.yaml was killed before its data loaded: only temporary
-    files can be in it. Remove them so training starts afresh; refuse anything else."""
+    """A folder without config.yaml was killed (or failed) before its data loaded: only
+    temporary files and an error.log can be in it. Remove them so training starts
+    afresh; refuse anything else."""
     if not run_dir.exists():
         return
-    leftovers = [p for p in run_dir.rglob("*") if p.is_file() and not p.name.endswith(".tmp")]
+    leftovers = [p for p in run_dir.rglob("*") if p.is_file() and not p.name.endswith(".tmp")
+                 and p.relative_to(run_dir) != Path(ERROR_LOG)]
     if leftovers:
         from equilens.errors import RunDirError
 
@@ -120,21 +222,29 @@ def _clear_unstarted(run_dir: Path) -> None:
     shutil.rmtree(run_dir)
 
 
-def measure_inference(run_dir: Path, device: str, threads: int) -> dict[str, Any]:
+def measure_inference(run_dir: Path, device: str, threads: int, *, experiment: Any = None,
+                      model: Any = None) -> dict[str, Any]:
     """Parameter count and inference speed of the best model on the test frames.
 
     Speed is frames per second of :func:`equilens.training.predict` over the whole test
     set (neighbour graphs already built), the second of two passes (the first warms up).
-    Writes ``inference.json``.
+    Writes ``inference.json``. ``experiment`` and ``model`` (the run's data and best
+    model on ``device``, see :class:`RunData`) are read from the run folder when None;
+    ``model`` needs ``experiment``.
     """
     import torch
 
+    from equilens.errors import ConfigError
     from equilens.io import write_json
     from equilens.training import Experiment, load_trained, predict, resolve_device
 
     dev = resolve_device(device)
-    model, config, type_map = load_trained(run_dir, "best", dev)
-    exp = Experiment.from_config(config, type_map=type_map)
+    if model is None:
+        model, config, type_map = load_trained(run_dir, "best", dev)
+        experiment = experiment or Experiment.from_config(config, type_map=type_map)
+    elif experiment is None:
+        raise ConfigError("measure_inference: a shared model needs its experiment")
+    exp, config = experiment, experiment.config
     dataset = exp.datasets.get("test") or exp.datasets["val"]
     batch = config.training.eval_batch_size
     predict(model, dataset, batch, dev)

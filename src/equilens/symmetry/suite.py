@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from equilens.data import GraphDataset, TypeMap
@@ -30,12 +31,16 @@ def _data_overrides(data: dict[str, Any] | None) -> dict[str, Any]:
 
 def check_frames(dataset: GraphDataset, frames: int) -> dict[str, torch.Tensor]:
     """The first ``frames`` frames of ``dataset`` as one batch (float64 positions kept)."""
+    _check_count(frames, len(dataset))
+    return dataset.batch(torch.arange(frames))
+
+
+def _check_count(frames: int, available: int) -> None:
     if frames < 1:
         raise DataError(f"frames must be >= 1, got {frames}")
-    if frames > len(dataset):
+    if frames > available:
         raise DataError(f"{frames} frames requested for the checks, the validation set has "
-                        f"{len(dataset)}; lower --frames or raise --n-val")
-    return dataset.batch(torch.arange(frames))
+                        f"{available}; lower --frames or raise --n-val")
 
 
 def _validation_batch(config: Config, frames: int, type_map: TypeMap | None = None
@@ -113,29 +118,69 @@ def load_exact(run_dir: str | Path, which: str = "best"
     ckpt = checkpoint.load(Path(run_dir) / (rundir.BEST if which == "best" else rundir.LAST))
     model = build_model(ckpt["model_spec"], len(type_map), ckpt["cutoff"],
                         ckpt["avg_neighbours"], torch.float64)
+    return exact_copy(trained, model, f"{run_dir}: constant", ckpt["model_spec"]), config, type_map
+
+
+def exact_copy(trained: torch.nn.Module, model: torch.nn.Module, where: str, spec: str
+               ) -> torch.nn.Module:
+    """``model`` (built in float64) given the trained state except its exact constants.
+
+    A trained constant that differs from the exact one by more than float32 rounding is
+    a RunDirError: ``trained`` is not of this architecture.
+    """
     state, exact = trained.state_dict(), model.state_dict()
     for name in architecture_constants(model):
         saved = state[name].double()
         if saved.shape != exact[name].shape or not torch.allclose(saved, exact[name],
                                                                   rtol=1e-6, atol=1e-7):
-            raise RunDirError(f"{run_dir}: constant {name} of the checkpoint differs from the "
-                              f"one {ckpt['model_spec']} builds; not a checkpoint of this model")
+            raise RunDirError(f"{where} {name} of the checkpoint differs from the "
+                              f"one {spec} builds; not a checkpoint of this model")
         state[name] = exact[name]
     model.load_state_dict(state)
-    return model.eval(), config, type_map
+    return model.eval()
 
 
 def check_run(run_dir: str | Path, *, which: str = "best", data: dict[str, Any] | None = None,
               seed: int = 0, frames: int = 3, dtypes: Iterable[str | torch.dtype] = DEFAULT_DTYPES,
-              n_samples: int = 3, forces: bool = True) -> list[CheckResult]:
+              n_samples: int = 3, forces: bool = True, experiment: Experiment | None = None,
+              model: torch.nn.Module | None = None) -> list[CheckResult]:
     """Check the trained model of a run folder on a few of its validation frames.
 
     The model is the one of :func:`load_exact` (the trained weights, e3nn constants in
     float64). The frames are the first ``frames`` validation frames of the run's own
     config, whose ``data`` keys ``data`` may override (e.g. a moved ``data_dir``).
+
+    ``experiment`` (the run's data, already built) and ``model`` (its trained model of
+    checkpoint ``which``, as ``load_trained`` gives it) are shared by a caller that holds
+    them: the frames are then taken from ``experiment`` and the float64 model is rebuilt
+    from ``model`` without reading the checkpoint again. ``model`` needs ``experiment``.
     """
-    model, config, type_map = load_exact(run_dir, which)
-    config = load_config(overrides={"training.dtype": "float64", **_data_overrides(data)},
-                         base=config.to_dict())
-    _, batch = _validation_batch(config, frames, type_map)
-    return _run_checks(model, batch, dtypes, n_samples, seed, forces)
+    if experiment is None and model is None:
+        exact, config, type_map = load_exact(run_dir, which)
+        config = load_config(overrides={"training.dtype": "float64", **_data_overrides(data)},
+                             base=config.to_dict())
+        _, batch = _validation_batch(config, frames, type_map)
+    else:
+        exact, batch = _shared_model_and_batch(run_dir, which, frames, experiment, model)
+    return _run_checks(exact, batch, dtypes, n_samples, seed, forces)
+
+
+def _shared_model_and_batch(run_dir: str | Path, which: str, frames: int,
+                            experiment: Experiment | None, model: torch.nn.Module | None
+                            ) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
+    """The float64 model and the float64 check frames from a run's shared data."""
+    if experiment is None:
+        raise ConfigError("check_run: a shared model needs its experiment (experiment=...)")
+    if model is None:
+        exact, config, type_map = load_exact(run_dir, which)
+        experiment.check_config(config, str(run_dir))
+    else:
+        config, type_map = experiment.config, experiment.type_map
+        fresh = build_model(config.model, len(type_map), config.data.cutoff,
+                            experiment.datasets["train"].mean_neighbours, torch.float64)
+        exact = exact_copy(model, fresh, f"{run_dir}: constant", config.model)
+    val = experiment.splits.val
+    _check_count(frames, len(val))
+    dataset = GraphDataset(val.subset(np.arange(frames)), config.data.cutoff, type_map,
+                           torch.float64)
+    return exact, check_frames(dataset, frames)

@@ -1,13 +1,39 @@
-"""Floors every model must beat: the mean predictor and ridge on inverse distances."""
+"""Floors every model must beat: the mean predictor, ridge and kernel ridge on inverse distances.
+
+Each floor is fitted on the training frames only and predicts the energy (kcal/mol) of
+any frames of the same molecule. The two regressions read the inverse interatomic
+distances 1/r_ij of every atom pair, so they apply only when the training and target
+frames share one atom list (an MD trajectory); otherwise they are None.
+
+Kernel ridge regression (Gaussian or Laplacian kernel on standardised 1/r_ij, energies
+standardised) takes its regularisation ``alpha`` and kernel width ``gamma`` from the
+leave-one-out MAE on the training frames.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import RidgeCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from equilens.data import Frames
+from equilens.errors import ConfigError
+
+#: Names of the floors, as keys of test_metrics.json and of ``predictions/<split>.npz``.
+FLOORS = ("mean_predictor", "ridge_inverse_distances", "kernel_ridge")
+#: Kernels of :func:`fit_kernel_ridge` (scikit-learn names): Gaussian, Laplacian.
+KERNELS = ("rbf", "laplacian")
+#: Grids of the cross-validation; ``gamma`` in units of 1 / (number of atom pairs).
+KRR_ALPHAS = np.logspace(-12, 0, 13)
+KRR_GAMMAS = np.logspace(-3, 1, 9)
+#: Above this many training frames kernel ridge is not fitted (memory grows as n², time
+#: as n³: one eigendecomposition of the n × n kernel per gamma).
+KRR_MAX_TRAIN = 2000
 
 
 def inverse_distances(frames: Frames) -> np.ndarray:
@@ -17,6 +43,12 @@ def inverse_distances(frames: Frames) -> np.ndarray:
     return 1.0 / np.linalg.norm(pos[:, i] - pos[:, j], axis=-1)
 
 
+def same_atoms(train: Frames, target: Frames) -> bool:
+    """True when both sets are uniform with the same atom list (1/r_ij features apply)."""
+    return bool(train.uniform and target.uniform and len(train) and len(target)
+                and np.array_equal(train.frame_numbers(0), target.frame_numbers(0)))
+
+
 def mean_predictor(train: Frames, target: Frames) -> np.ndarray:
     """Predict the training mean energy for every target frame (kcal/mol)."""
     return np.full(len(target), train.energy.mean())
@@ -24,9 +56,131 @@ def mean_predictor(train: Frames, target: Frames) -> np.ndarray:
 
 def ridge_inverse_distances(train: Frames, target: Frames) -> np.ndarray | None:
     """Ridge regression (alpha by CV) of energy on inverse distances; None if frames differ."""
-    if not (train.uniform and target.uniform and
-            np.array_equal(train.frame_numbers(0), target.frame_numbers(0))):
+    if not same_atoms(train, target):
         return None
+    return _fit_ridge(train).predict(inverse_distances(target))
+
+
+def _fit_ridge(train: Frames) -> Pipeline:
     model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-6, 3, 19)))
-    model.fit(inverse_distances(train), train.energy)
-    return model.predict(inverse_distances(target))
+    return model.fit(inverse_distances(train), train.energy)
+
+
+@dataclass
+class KernelRidgeFloor:
+    """A fitted kernel ridge floor and the hyperparameters its cross-validation chose.
+
+    Attributes:
+        model: the fitted estimator; ``predict`` takes (n, n_pairs) 1/r_ij in 1/Å and
+            returns (n,) energies in kcal/mol.
+        kernel: "rbf" (Gaussian) or "laplacian".
+        alpha: regularisation, on the standardised energies.
+        gamma: kernel width, in 1/(standardised feature unit)² (rbf) or 1/unit (laplacian).
+        cv_mae_kcal: the leave-one-out MAE of the chosen hyperparameters, kcal/mol.
+        fit_time_s: wall time of the cross-validation and the final fit.
+    """
+
+    model: TransformedTargetRegressor
+    kernel: str
+    alpha: float
+    gamma: float
+    cv_mae_kcal: float
+    fit_time_s: float
+
+    def predict(self, target: Frames) -> np.ndarray:
+        """(n_frames,) energies of ``target`` in kcal/mol."""
+        return self.model.predict(inverse_distances(target))
+
+    def hyperparameters(self) -> dict[str, float | str]:
+        return {"kernel": self.kernel, "alpha": self.alpha, "gamma": self.gamma,
+                "cv_mae_kcal": self.cv_mae_kcal}
+
+
+def loo_mae(kernel: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Leave-one-out MAE of kernel ridge for every alpha, from one eigendecomposition.
+
+    With K = V diag(λ) Vᵀ and H = K (K + αI)⁻¹, the leave-one-out residual of frame i
+    is (y_i − ŷ_i) / (1 − H_ii) exactly (the hat-matrix identity of ridge regression).
+
+    Args:
+        kernel: (n, n) symmetric kernel matrix of the training frames.
+        y: (n,) targets (here standardised energies).
+        alphas: (m,) regularisations.
+
+    Returns:
+        (m,) mean absolute leave-one-out residual, in the unit of ``y``.
+    """
+    lam, vec = np.linalg.eigh(kernel)
+    lam = np.clip(lam, 0.0, None)
+    vty, vec2 = vec.T @ y, vec**2
+    out = np.empty(len(alphas))
+    for k, alpha in enumerate(alphas):
+        residual = vec @ (alpha / (lam + alpha) * vty)  # y − ŷ
+        one_minus_h = vec2 @ (alpha / (lam + alpha))  # 1 − H_ii, > 0, no cancellation
+        out[k] = np.abs(residual / one_minus_h).mean()
+    return out
+
+
+def fit_kernel_ridge(train: Frames, kernel: str = "rbf") -> KernelRidgeFloor:
+    """Kernel ridge of energy on standardised 1/r_ij, (alpha, gamma) by leave-one-out CV.
+
+    Features and energies are standardised on the training frames; every (alpha, gamma)
+    of :data:`KRR_ALPHAS` × :data:`KRR_GAMMAS` / n_pairs is scored by its exact
+    leave-one-out MAE (:func:`loo_mae`), and the best pair refits scikit-learn's
+    ``KernelRidge`` on all training frames. Deterministic. The training frames must be
+    uniform (one molecule).
+    """
+    import time
+
+    from sklearn.metrics.pairwise import pairwise_kernels
+
+    if kernel not in KERNELS:
+        raise ConfigError(f"kernel '{kernel}' is not one of {', '.join(KERNELS)}")
+    t0 = time.perf_counter()
+    x = inverse_distances(train)
+    xs = StandardScaler().fit_transform(x)
+    y_std = float(train.energy.std()) or 1.0
+    ys = (train.energy - train.energy.mean()) / y_std
+    gammas = KRR_GAMMAS / x.shape[1]
+    scores = np.array([loo_mae(pairwise_kernels(xs, metric=kernel, gamma=g), ys, KRR_ALPHAS)
+                       for g in gammas])
+    i, j = np.unravel_index(np.argmin(scores), scores.shape)
+    alpha, gamma = float(KRR_ALPHAS[j]), float(gammas[i])
+    model = TransformedTargetRegressor(
+        regressor=Pipeline([("scale", StandardScaler()),
+                            ("krr", KernelRidge(alpha=alpha, kernel=kernel, gamma=gamma))]),
+        transformer=StandardScaler())
+    model.fit(x, train.energy)
+    return KernelRidgeFloor(model, kernel, alpha, gamma, float(scores[i, j]) * y_std,
+                            time.perf_counter() - t0)
+
+
+@dataclass
+class Floors:
+    """Every floor fitted once on a run's training frames; predicts any target frames.
+
+    ``ridge`` and ``kernel_ridge`` are None when the training frames are not one
+    molecule (or, for kernel ridge, hold more than :data:`KRR_MAX_TRAIN` frames).
+    """
+
+    train: Frames
+    ridge: Pipeline | None = None
+    kernel_ridge: KernelRidgeFloor | None = None
+
+    @classmethod
+    def fit(cls, train: Frames) -> Floors:
+        """Fit the floors on ``train`` (kernel ridge: a few seconds on 1000 frames)."""
+        regressions = train.uniform and len(train) >= 2
+        ridge = _fit_ridge(train) if regressions else None
+        krr = fit_kernel_ridge(train) if regressions and len(train) <= KRR_MAX_TRAIN else None
+        return cls(train, ridge, krr)
+
+    def predict(self, target: Frames) -> dict[str, np.ndarray | None]:
+        """{floor name: (n_frames,) kcal/mol, or None where the floor does not apply}."""
+        applies = same_atoms(self.train, target)
+        out: dict[str, np.ndarray | None] = {"mean_predictor": mean_predictor(self.train, target)}
+        out["ridge_inverse_distances"] = (self.ridge.predict(inverse_distances(target))
+                                          if applies and self.ridge is not None else None)
+        out["kernel_ridge"] = (self.kernel_ridge.predict(target)
+                               if applies and self.kernel_ridge is not None else None)
+        return out

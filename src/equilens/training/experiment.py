@@ -12,6 +12,10 @@ from equilens.models import build_model
 from equilens.training.config import Config
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: Config keys (section, name) that decide an experiment's frames, graphs and tensors.
+DATA_KEYS = tuple(("data", k) for k in ("molecule", "file", "energy_key", "forces_key", "split",
+                                        "labels", "n_train", "n_val", "n_test", "cutoff")) + (
+    ("training", "seed"), ("training", "dtype"), ("training", "forces"))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,6 +55,16 @@ class Experiment:
         datasets = {part: GraphDataset(frames, config.data.cutoff, type_map, dtype)
                     for part, frames in splits.parts().items() if len(frames)}
         return cls(config, splits, type_map, datasets)
+
+    def check_config(self, config: Config, where: str) -> None:
+        """A ConfigError if ``config`` describes other data than this experiment's
+        (another molecule, split, seed, set size, cutoff, dtype...); ``data_dir`` may differ."""
+        for section, name in DATA_KEYS:
+            ours = getattr(getattr(self.config, section), name)
+            theirs = getattr(getattr(config, section), name)
+            if ours != theirs:
+                raise ConfigError(f"{where}: the shared data was built with {section}.{name} = "
+                                  f"{ours!r}, the run has {theirs!r}; not this run's data")
 
     def new_model(self, avg_neighbours: float | None = None) -> torch.nn.Module:
         """A model for this data, normalisation fitted on the training frames."""
