@@ -12,6 +12,7 @@ from torch import nn
 from equilens.data.molecules import closest
 from equilens.errors import ConfigError
 from equilens.models.egnn import EGNN, EGNNConfig
+from equilens.models.external.registry import codes, is_external, load_external, resolve_external
 from equilens.models.forces import energy_and_forces
 from equilens.models.gcn import GCN, GCNConfig
 from equilens.models.mlp import MLP, MLPConfig
@@ -27,11 +28,12 @@ MODELS: dict[str, tuple[type[nn.Module], type]] = {
 
 def resolve_spec(spec: str) -> tuple[str, object]:
     """Parse and validate a spec: (model name, its config dataclass instance)."""
+    if is_external(spec):
+        return resolve_external(spec)
     name, overrides = parse_spec(spec)
     if name not in MODELS:
-        raise ConfigError(
-            f"unknown model '{name}'{closest(name, list(MODELS))}; allowed: {', '.join(MODELS)}"
-        )
+        allowed = [*MODELS, *codes()]
+        raise ConfigError(f"unknown model '{name}'{closest(name, allowed)}; allowed: {', '.join(allowed)}")
     return name, apply_overrides(MODELS[name][1], overrides, f"model '{spec}'")
 
 
@@ -55,6 +57,8 @@ def build_model(spec: str, n_types: int, cutoff: float, avg_neighbours: float,
     Clebsch-Gordan constants at construction, and a float64 model built under a float32
     default would carry them rounded to float32.
     """
+    if is_external(spec):  # pretrained: n_types, cutoff, avg_neighbours are its own
+        return load_external(spec, dtype)
     name, config = resolve_spec(spec)
     with default_dtype(dtype):
         return MODELS[name][0](config, n_types, cutoff, avg_neighbours).to(dtype)
