@@ -96,15 +96,21 @@ class ExternalModel(nn.Module):
         cutoff: the code's radial cutoff, Å.
         elements: atomic numbers the model was trained on.
         latent_layer: index into ``layers`` of the features LATENT pools.
+        parity: whether the model is equivariant under the inversion r → -r too (O(3)),
+            or only under proper rotations (SO(3)), as SevenNet checkpoints trained with
+            ``is_parity: False``: their spherical harmonics are labelled even (``1e``),
+            so the irreps of their features hold for rotations only and their energy
+            changes under a mirror image.
     """
 
     #: Name of the code, as in the spec (set by each subclass).
     code: ClassVar[str] = ""
 
     def __init__(self, spec: str, layers: list[Layer], cutoff: float, elements: list[int],
-                 latent_layer: int | None = None):
+                 latent_layer: int | None = None, parity: bool = True):
         super().__init__()
         self.spec = spec
+        self.parity = parity
         self.layers = layers
         self.cutoff = float(cutoff)
         self.elements = tuple(sorted(elements))

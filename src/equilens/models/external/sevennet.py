@@ -8,6 +8,12 @@ too. Per-atom features: the output ``x`` of each ``{i}_equivariant_gate`` block 
 7net-0, blocks 0-3 ``128x0e+64x1e+32x2e`` with the parities of the checkpoint, the last
 block ``128x0e``), copied as they leave the block since later modules overwrite ``x``.
 Energies: the model's per-atom energies in eV, summed.
+
+The three shipped checkpoints were trained with ``is_parity: False``: their edge
+spherical harmonics are labelled even, so they are equivariant under rotations but not
+under the inversion (:attr:`ExternalModel.parity` is False): the irreps above hold for
+proper rotations only, and the energy of a mirror image differs (0.02 kcal/mol for
+an ethanol frame of rMD17).
 """
 
 from __future__ import annotations
@@ -75,10 +81,10 @@ class SevenNet(ExternalModel):
 
     code = "sevennet"
 
-    def __init__(self, net: torch.nn.Module, spec: str, modal: int | None):
+    def __init__(self, net: torch.nn.Module, spec: str, modal: int | None, parity: bool):
         gates = [name for name in net._modules if name.endswith("_equivariant_gate")]
         layers = [Layer(name, net._modules[name].gate.irreps_out) for name in gates]
-        super().__init__(spec, layers, net.cutoff, list(net.type_map))
+        super().__init__(spec, layers, net.cutoff, list(net.type_map), parity=parity)
         net.delete_module_by_key("force_output")
         net.delete_module_by_key("reduce_total_enegy")
         self.net = net
@@ -164,7 +170,8 @@ def build(config: SevenNetConfig, dtype: torch.dtype) -> SevenNet:
         if dtype == torch.float64:
             net = _float64_copy(net, cp.config)
     modal = _modal_index(net, config.modal, config.checkpoint)
-    return SevenNet(net.to(dtype), spec_string("sevennet", config), modal)
+    return SevenNet(net.to(dtype), spec_string("sevennet", config), modal,
+                    parity=bool(cp.config.get("is_parity", True)))
 
 
 SPEC = ExternalSpec(
