@@ -298,3 +298,22 @@ def test_energies_track_rmd17_ethanol(name, ethanol):
     assert 0.6 < slope < 1.6, slope
     shuffled = np.corrcoef(pred, frames.energy[::-1])[0, 1]
     assert abs(shuffled) < r - 0.5
+
+
+@pytest.mark.parametrize("name", CODES)
+def test_periodic_frames_are_extensive(name, models64):
+    """A 2x2x2 supercell of bulk silicon has 8 times the energy of its primitive cell."""
+    from ase.build import bulk
+
+    model = models64[name]
+    cell = bulk("Si", "diamond", a=5.43)
+    cell.positions += 0.05 * np.random.default_rng(0).standard_normal(cell.positions.shape)
+    with torch.no_grad():
+        energies = model(as_batch([cell, cell.repeat((2, 2, 2))]))[keys.ENERGY]
+    assert abs(float(energies[1]) - 8 * float(energies[0])) < 1e-8 * abs(float(energies[1]))
+    # a molecule-sized box would differ: the periodic images are really taken into account
+    lone = cell.copy()
+    lone.pbc = False
+    with torch.no_grad():
+        isolated = float(model(as_batch(lone))[keys.ENERGY][0])
+    assert abs(isolated - float(energies[0])) > 1.0
