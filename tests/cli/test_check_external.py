@@ -48,13 +48,19 @@ def test_chgnet_passes_every_check(data_flags, tmp_path, capsys):
 
 @_extra("sevennet", "sevenn")
 def test_sevennet_passes_rotations_and_fails_the_inversion(data_flags, tmp_path, capsys):
-    """SevenNet-0 (is_parity False) is SO(3)-equivariant only: the improper checks fail."""
+    """SevenNet-0 (is_parity False) is SO(3)-equivariant only: its proper rotations pass,
+    its improper ones, reported in rows of their own, fail."""
     out = tmp_path / "check.json"
     assert main(["check", "--model", "sevennet", *data_flags, "--json", str(out)]) == 1
     (model,) = json.loads(out.read_text())["models"]
     passed = {c["check"]: c["passed"] for c in model["checks"]}
-    assert passed["energy/rotation"] and passed["energy/translation"] and passed["energy/permutation"]
-    assert passed["forces/translation"] and passed["forces/permutation"]
-    assert not passed["energy/inversion"] and not passed["e3nn/assert_equivariant"]
-    assert not passed["features/layer0"]  # its 1e-labelled vectors flip under r -> -r
+    proper = ["energy/rotation", "energy/translation", "energy/permutation", "forces/rotation",
+              "forces/translation", "forces/permutation", "latent/rotation",
+              "latent/translation", "latent/permutation",
+              *[f"features/layer{k}" for k in range(5)]]
+    improper = ["energy/inversion", "forces/rotation/inversion", "latent/rotation/inversion",
+                *[f"features/layer{k}/inversion" for k in range(5)], "e3nn/assert_equivariant"]
+    assert all(passed[name] for name in proper), passed
+    assert not any(passed[name] for name in improper), passed
+    assert set(passed) == set(proper) | set(improper)
     assert "sevennet (pretrained weights) [float64]" in capsys.readouterr().out

@@ -22,6 +22,12 @@ e3nn/assert_equivariant      e3nn.util.test.equivariance_error on the energy, po
                              as ``cartesian_points`` (rotation, parity, translation)
 ===========================  =========================================================
 
+A model whose ``parity`` attribute is False (equivariant under proper rotations only, as
+the shipped SevenNet checkpoints) has its improper rotations reported in rows of their
+own: ``forces/rotation/inversion``, ``latent/rotation/inversion``,
+``features/layer{k}/inversion``; its proper ones keep the rows above (the latent's
+named ``latent/rotation``).
+
 Forces are -dE/dr by autograd. D_k is ``model.layer_irreps[k].D_from_matrix(Q)`` (e3nn,
 parity included) when the model declares ``layer_irreps``; otherwise its features
 claim to be invariant and D_k is the identity.
@@ -227,15 +233,20 @@ def check_model(model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
         translations = [random_translation(n_frames) for _ in range(n_samples)]
         perms = [random_permutation(batch[keys.N_ATOMS], generator) for _ in range(n_samples)]
 
+        # a model that declares itself SO(3)-only (parity False) gets its improper
+        # rotations reported in rows of their own, so that its proper rows stay readable
+        split = getattr(model, "parity", True) is False
         for kind, q in draws:
+            tag = "/inversion" if split and kind == "inversion" else ""
             out = _evaluate(model, transform_batch(batch, q), dtype, forces)
             errors.add(f"energy/{kind}", out[keys.ENERGY], ref[keys.ENERGY], e_mag)
             if forces:
-                errors.add("forces/rotation", out[keys.FORCES],
+                errors.add(f"forces/rotation{tag}", out[keys.FORCES],
                            rotate_vectors(ref[keys.FORCES], frame, q), f_mag)
-            errors.add("latent/rotation+inversion", out[keys.LATENT], ref[keys.LATENT], l_mag)
+            latent = f"latent/rotation{tag}" if split else "latent/rotation+inversion"
+            errors.add(latent, out[keys.LATENT], ref[keys.LATENT], l_mag)
             for k, (h, h_ref) in enumerate(zip(out[keys.NODE_FEATURES], ref[keys.NODE_FEATURES])):
-                errors.add(f"features/layer{k}", h,
+                errors.add(f"features/layer{k}{tag}", h,
                            _rotate_features(h_ref, reps[k], frame, q), h_mags[k])
         identity = torch.eye(3, dtype=torch.float64).expand(n_frames, 3, 3)
         for t in translations:
