@@ -1,4 +1,4 @@
-"""`equilens check --model sevennet|chgnet`: the symmetry checks on pretrained weights.
+"""Pretrained models in the CLI: `equilens check --model sevennet|chgnet`, and `train` refusing them.
 
 The network is blocked: the weights come from the installed packages. Skipped with the
 reason where an extra is not installed.
@@ -64,3 +64,14 @@ def test_sevennet_passes_rotations_and_fails_the_inversion(data_flags, tmp_path,
     assert not any(passed[name] for name in improper), passed
     assert set(passed) == set(proper) | set(improper)
     assert "sevennet (pretrained weights) [float64]" in capsys.readouterr().out
+
+
+@_extra("chgnet", "chgnet")
+def test_train_refuses_a_pretrained_model(rmd17_dir, tmp_path, capsys):
+    code = main(["train", "--model", "chgnet", "--molecule", "ethanol", "--data-dir", str(rmd17_dir),
+                 "--n-train", "20", "--n-val", "5", "--n-test", "5", "--epochs", "1",
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "model 'chgnet' is pretrained; equilens does not train it" in err
+    assert len(err.strip().splitlines()) == 1
