@@ -138,7 +138,7 @@ def test_unknown_element_and_bad_frames(name, models64):
     model = models64[name]
     z = next(z for z in range(1, 119) if z not in model.elements)
     atoms = Atoms(numbers=[6, z], positions=[[0, 0, 0], [1.5, 0, 0]])
-    with pytest.raises(DataError, match=rf"does not know element\(s\) \w+; it was trained on \d+"):
+    with pytest.raises(DataError, match=r"does not know element\(s\) \w+; it was trained on \d+"):
         model(as_batch(atoms))
     with pytest.raises(DataError, match="must be ase.Atoms"):
         as_batch([object()])

@@ -50,7 +50,7 @@ class CHGNetConfig:
 def checkpoints() -> dict[str, str | None]:
     """Every checkpoint name → its weights file if on disk, else None."""
     found = importlib.util.find_spec("chgnet")
-    root = (Path(list(found.submodule_search_locations)[0])
+    root = (Path(next(iter(found.submodule_search_locations)))
             if found is not None and found.submodule_search_locations else None)
     return {name: str(root / rel) if root is not None and (root / rel).is_file() else None
             for name, rel in _FILES.items()}

@@ -7,6 +7,7 @@ length, so that a progress bar can wrap it (``tqdm(Evaluation(...))``);
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,8 @@ import torch
 
 from equilens.data import keys
 from equilens.errors import ConfigError
-from equilens.models.forces import energy_and_forces
 from equilens.models.external.inputs import as_batch, frame_range
+from equilens.models.forces import energy_and_forces
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Evaluation:
         self.n_frames = int(self.batch[keys.N_ATOMS].shape[0])
 
     def __len__(self) -> int:
-        return -(-self.n_frames // self.batch_size)
+        return math.ceil(self.n_frames / self.batch_size)
 
     def __iter__(self) -> Iterator[Prediction]:
         with torch_threads(self.threads):

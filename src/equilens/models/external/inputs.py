@@ -9,6 +9,7 @@ neighbour lists, with their own cutoffs, and ignore EDGE_INDEX.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -62,9 +63,9 @@ def as_batch(frames: Any) -> dict[str, torch.Tensor]:
             raise DataError(f"batch lacks {', '.join(missing)}")
         return frames
     if isinstance(frames, Frames):
-        bounds = frames.offsets
-        return _pack([frames.positions[a:b] for a, b in zip(bounds[:-1], bounds[1:])],
-                     [frames.numbers[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+        bounds = list(itertools.pairwise(frames.offsets))
+        return _pack([frames.positions[a:b] for a, b in bounds],
+                     [frames.numbers[a:b] for a, b in bounds])
     images = [frames] if hasattr(frames, "get_positions") else list(frames)
     if not images:
         raise DataError("no frames given")

@@ -62,7 +62,7 @@ def checkpoints() -> dict[str, str | None]:
     found = importlib.util.find_spec("sevenn")
     roots = [Path.home() / ".cache" / "sevennet"]
     if found is not None and found.submodule_search_locations:
-        roots.insert(0, Path(list(found.submodule_search_locations)[0]) / "pretrained_potentials")
+        roots.insert(0, Path(next(iter(found.submodule_search_locations))) / "pretrained_potentials")
     out: dict[str, str | None] = {}
     for name, rel in _FILES.items():
         paths = [root / rel for root in roots if (root / rel).is_file()]
