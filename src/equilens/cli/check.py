@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Exit code 0 when every check passes, 1 when any fails.")
     p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run folder(s) to check")
     p.add_argument("--model", action="append", default=[], metavar="SPEC",
-                   help="check this model with random weights (gcn, egnn:l_max=2, mlp, ...); "
-                   "repeatable")
+                   help="check this model with random weights (gcn, egnn:l_max=2, mlp, ...), "
+                   "or a pretrained one with its shipped weights (sevennet, chgnet); repeatable")
     add_data_flags(p)
     g = p.add_argument_group("checks")
     g.add_argument("--dtype", choices=["float32", "float64"],
@@ -48,6 +48,7 @@ def _data(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from equilens.errors import ConfigError
     from equilens.io import write_json
+    from equilens.models.external.registry import is_external
     from equilens.symmetry import DEFAULT_DTYPES, check_run, check_spec, format_table, results_to_json
     from equilens.training.rundir import read_config
 
@@ -68,10 +69,11 @@ def run(args: argparse.Namespace) -> int:
                         results))
     for spec in args.model:
         results = check_spec(spec, **options)
-        reports.append(({"model": spec, "weights": "random"}, results))
+        reports.append(({"model": spec, "weights": "pretrained" if is_external(spec) else "random"},
+                        results))
 
     for meta, results in reports:
-        where = meta.get("run_dir", "random weights")
+        where = meta.get("run_dir", f"{meta['weights']} weights")
         print(format_table(results, title=f"{meta['model']} ({where})"))
         print()
     passed = all(r.passed for _, results in reports for r in results)

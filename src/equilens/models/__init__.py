@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from equilens.models.egnn import EGNN, EGNNConfig
+from equilens.models.external.registry import is_external, load_external, resolve_external
 from equilens.models.forces import energy_and_forces
 from equilens.models.gcn import GCN, GCNConfig
 from equilens.models.mlp import MLP, MLPConfig
@@ -22,6 +23,8 @@ register_model("mlp", MLP, MLPConfig, takes_cutoff=False)
 
 def resolve_spec(spec: str | ModelSpec) -> tuple[str, object]:
     """Parse and validate a spec: (model name, a new instance of its config dataclass)."""
+    if isinstance(spec, str) and is_external(spec):
+        return resolve_external(spec)
     parsed = ModelSpec.parse(spec)
     return parsed.name, parsed.config
 
@@ -46,6 +49,8 @@ def build_model(spec: str | ModelSpec, n_types: int, cutoff: float, avg_neighbou
     Clebsch-Gordan constants at construction, and a float64 model built under a float32
     default would carry them rounded to float32.
     """
+    if isinstance(spec, str) and is_external(spec):  # pretrained: its own types and cutoff
+        return load_external(spec, dtype)
     parsed = ModelSpec.parse(spec)
     with default_dtype(dtype):
         return parsed.entry.model(parsed.config, n_types, cutoff, avg_neighbours).to(dtype)

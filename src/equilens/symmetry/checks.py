@@ -22,6 +22,12 @@ e3nn/assert_equivariant      e3nn.util.test.equivariance_error on the energy, po
                              as ``cartesian_points`` (rotation, parity, translation)
 ===========================  =========================================================
 
+A model whose ``parity`` attribute is False (equivariant under proper rotations only, as
+the shipped SevenNet checkpoints) has its improper rotations reported in rows of their
+own: ``forces/rotation/inversion``, ``latent/rotation/inversion``,
+``features/layer{k}/inversion``; its proper ones keep the rows above (the latent's
+named ``latent/rotation``).
+
 Forces are -dE/dr by autograd. D_k is ``model.layer_irreps[k].D_from_matrix(Q)`` (e3nn,
 parity included) when the model declares ``layer_irreps``; otherwise its features
 claim to be invariant and D_k is the identity.
@@ -250,16 +256,23 @@ def _reference(model: torch.nn.Module, batch: dict[str, torch.Tensor], dtype: to
 
 def _check_orthogonal(ctx: dict, kind: str, q: torch.Tensor) -> None:
     """Rotate (``kind`` rotation) or rotate and invert (inversion) every frame by ``q``
-    (n_frames, 3, 3): energy and latent invariant, forces and node features equivariant."""
+    (n_frames, 3, 3): energy and latent invariant, forces and node features equivariant.
+
+    A model that declares itself SO(3)-only (``parity`` False) gets its improper rotations
+    reported in rows of their own, so that its proper rows stay readable.
+    """
     ref, errors, frame = ctx["ref"], ctx["errors"], ctx["frame"]
+    split = getattr(ctx["model"], "parity", True) is False
+    tag = "/inversion" if split and kind == "inversion" else ""
     out = _evaluate(ctx["model"], transform_batch(ctx["batch"], q), ctx["dtype"], ctx["forces"])
     errors.add(f"energy/{kind}", out[keys.ENERGY], ref[keys.ENERGY], ctx["e_mag"])
     if ctx["forces"]:
-        errors.add("forces/rotation", out[keys.FORCES],
+        errors.add(f"forces/rotation{tag}", out[keys.FORCES],
                    rotate_vectors(ref[keys.FORCES], frame, q), ctx["f_mag"])
-    errors.add("latent/rotation+inversion", out[keys.LATENT], ref[keys.LATENT], ctx["l_mag"])
+    latent = f"latent/rotation{tag}" if split else "latent/rotation+inversion"
+    errors.add(latent, out[keys.LATENT], ref[keys.LATENT], ctx["l_mag"])
     for k, (h, h_ref) in enumerate(zip(out[keys.NODE_FEATURES], ref[keys.NODE_FEATURES])):
-        errors.add(f"features/layer{k}", h, _rotate_features(h_ref, ctx["reps"][k], frame, q),
+        errors.add(f"features/layer{k}{tag}", h, _rotate_features(h_ref, ctx["reps"][k], frame, q),
                    ctx["h_mags"][k])
 
 

@@ -12,6 +12,7 @@ import torch
 from equilens.data import GraphDataset, TypeMap
 from equilens.errors import ConfigError, DataError, RunDirError
 from equilens.models import build_model
+from equilens.models.external.registry import is_external, load_external
 from equilens.models.scale_shift import EnergyScaleShift
 from equilens.symmetry.checks import CheckResult, check_model
 from equilens.symmetry.precision import resolve_dtype
@@ -63,7 +64,8 @@ def _run_checks(model: torch.nn.Module, batch: dict[str, torch.Tensor],
 def check_spec(spec: str, molecule: str | None = None, *, data: dict[str, Any] | None = None,
                seed: int = 0, frames: int = 3, dtypes: Iterable[str | torch.dtype] = DEFAULT_DTYPES,
                n_samples: int = 3, forces: bool = True) -> list[CheckResult]:
-    """Check a model with random weights, e.g. ``check_spec("egnn:l_max=2", "ethanol")``.
+    """Check a model with random weights, e.g. ``check_spec("egnn:l_max=2", "ethanol")``,
+    or a pretrained model with its shipped weights (``check_spec("sevennet", "ethanol")``).
 
     The model is built by ``Experiment.from_config(config).new_model()`` (weights seeded by
     ``seed``, energy normalisation fitted on the training frames) under a float64 default
@@ -86,7 +88,8 @@ def check_spec(spec: str, molecule: str | None = None, *, data: dict[str, Any] |
     experiment, batch = _validation_batch(config, frames)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = experiment.new_model()  # float64 config: built under a float64 default
+        # float64 config: built under a float64 default; a pretrained model keeps its weights
+        model = load_external(spec, torch.float64) if is_external(spec) else experiment.new_model()
     return _run_checks(model, batch, dtypes, n_samples, seed, forces)
 
 

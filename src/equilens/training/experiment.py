@@ -9,6 +9,7 @@ import torch
 from equilens.data import GraphDataset, Splits, TypeMap, split_file, split_rmd17
 from equilens.errors import ConfigError
 from equilens.models import build_model
+from equilens.models.external.registry import is_external
 from equilens.training.config import Config
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -68,6 +69,9 @@ class Experiment:
 
     def new_model(self, avg_neighbours: float | None = None) -> torch.nn.Module:
         """A model for this data, normalisation fitted on the training frames."""
+        if is_external(self.config.model):
+            raise ConfigError(f"model '{self.config.model}' is pretrained; equilens does not "
+                              "train it (use `equilens check --model` or equilens.models.external)")
         train = self.datasets["train"]
         model = build_model(self.config.model, len(self.type_map), self.config.data.cutoff,
                             avg_neighbours or train.mean_neighbours,
