@@ -52,8 +52,16 @@ def register_model(name: str, model: type[nn.Module], config: type, *,
 def model_entry(name: str) -> ModelEntry:
     """The entry of ``name``; a ConfigError naming the closest registered name otherwise."""
     if name not in MODELS:
+        from equilens.models.external.registry import codes  # pretrained: their own specs
+
+        external = codes()
+        if name in external:  # loaded by equilens.models.build_model, never built here
+            from equilens.models.external.base import ExternalModel
+
+            return ModelEntry(ExternalModel, external[name].config, takes_cutoff=False)
+        allowed = [*MODELS, *external]
         raise ConfigError(
-            f"unknown model '{name}'{closest(name, list(MODELS))}; allowed: {', '.join(MODELS)}"
+            f"unknown model '{name}'{closest(name, allowed)}; allowed: {', '.join(allowed)}"
         )
     entry = MODELS[name]
     return entry if isinstance(entry, ModelEntry) else ModelEntry(*entry)  # a plain tuple
