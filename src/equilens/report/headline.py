@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from equilens.report.sentences import gap_interval, interval, num, oriented, percent_lower
+from equilens.report.sentences import (gap_interval, interval, num, oriented, percent_lower,
+                                       tests)
 from equilens.report.verdicts import FLOORS, REFERENCE, MoleculeFrames
 
 MAX_LINES = 5
@@ -145,7 +146,9 @@ def design_line(comps: list[dict[str, Any]], frames: list[MoleculeFrames]) -> st
         parts.append(f"{missing} run(s) have no per-frame predictions and are left out")
     n_tests = max((c.get("n_tests", 0) for c in comps), default=0)
     text = "What this design cannot tell: " + ("; ".join(parts) or "nothing flagged")
-    return text + f" (p-values Holm-adjusted over the {n_tests} tests of the study)."
+    if not n_tests:
+        return text + " (no comparison was decided by a test)."
+    return text + f" (p-values Holm-adjusted over the {tests(n_tests)} of the study)."
 
 
 class Headline(list):

@@ -29,7 +29,7 @@ def seed_record(molecule: str, metric: str, a: str, b: str, xa: Mapping[int, flo
     if t is None:
         return None
     seeds = sorted(set(xa) & set(xb))
-    return {"molecule": molecule, "metric": metric, "a": a, "b": b,
+    return {"molecule": molecule, "metric": metric, "quantity": metric, "a": a, "b": b,
             "diff_mean": t.diff_mean, "ci_low": t.ci_low, "ci_high": t.ci_high,
             "p_value": t.p_value, "p_adjusted": None, "verdict": None, "basis": TEST,
             "n_seeds": t.n_seeds, "seeds": seeds, "mean_a": t.mean_a, "mean_b": t.mean_b,
@@ -64,5 +64,5 @@ def method_text(c: dict[str, Any]) -> str:
         return f"{c['n_seeds']} common seed: no test"
     p = c["p_adjusted"]
     value = "< 0.001" if p < 0.001 else f"= {p:.3f}"
-    return f"{TEST[:-len(' over seeds')]} over {c['n_seeds']} seeds, Holm-adjusted p {value} " \
-           f"over {c['n_tests']} tests"
+    n = "1 test" if c["n_tests"] == 1 else f"{c['n_tests']} tests"
+    return f"paired t-test over {c['n_seeds']} seeds, Holm-adjusted p {value} over {n}"

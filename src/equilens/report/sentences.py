@@ -13,6 +13,10 @@ from typing import Any
 from equilens.report.verdicts import METRIC_WORDS
 
 
+def tests(n: int) -> str:
+    return "1 test" if n == 1 else f"{n} tests"
+
+
 def num(x: float | None, signed: bool = False) -> str:
     """Three significant digits (``+`` shown when ``signed``); ``—`` for None."""
     if x is None:
@@ -36,7 +40,7 @@ def p_text(c: dict[str, Any]) -> str:
     if p is None:
         return "no test"
     value = "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.995 else "= 1"
-    return f"Holm-adjusted p {value} over {c.get('n_tests', 1)} tests"
+    return f"Holm-adjusted p {value} over {tests(c.get('n_tests', 1))}"
 
 
 def excludes_zero(c: dict[str, Any]) -> bool:
@@ -47,7 +51,7 @@ def unadjusted_note(c: dict[str, Any]) -> str:
     """For "no difference detected" with an interval that excludes zero: why."""
     if c["verdict"] == "no difference detected" and excludes_zero(c):
         return (f"; the 95% interval excludes zero, but the difference does not hold after "
-                f"the adjustment for the {c.get('n_tests', 1)} tests of the study")
+                f"the adjustment for the {tests(c.get('n_tests', 1))} of the study")
     return ""
 
 

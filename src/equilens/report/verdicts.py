@@ -182,7 +182,7 @@ def compare_pair(frames: MoleculeFrames, metric: str, a: str, b: str,
         key = f"{frames.molecule}|{metric}|{a}|{b}".encode()
         res = paired_comparison(xa, xb, n_resamples, seed=zlib.crc32(key))
     spread = (lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else None)
-    return {"molecule": frames.molecule, "metric": metric, "a": a, "b": b,
+    return {"molecule": frames.molecule, "metric": metric, "quantity": metric, "a": a, "b": b,
             "diff_mean": res.diff_mean, "ci_low": res.ci_low, "ci_high": res.ci_high,
             "ratio": res.ratio, "ratio_ci_low": res.ratio_ci_low,
             "ratio_ci_high": res.ratio_ci_high, "p_value": res.p_value, "p_adjusted": None,
@@ -197,7 +197,8 @@ def study_comparisons(molecules: list[MoleculeFrames], models: list[str],
                       n_resamples: int = N_RESAMPLES) -> list[dict[str, Any]]:
     """Every comparison of the study with its Holm-adjusted p and verdict (see module).
 
-    Each record: ``molecule``, ``metric``, ``a``, ``b``, ``diff_mean`` (A − B),
+    Each record: ``molecule``, ``metric`` (also as ``quantity``, the key of older
+    summaries), ``a``, ``b``, ``diff_mean`` (A − B),
     ``ci_low``, ``ci_high`` (95%), ``ratio`` (A / B) with ``ratio_ci_low``/``_high``,
     ``p_value``, ``p_adjusted`` (Holm; None when validity decided), ``verdict``,
     ``basis`` ("paired bootstrap" or "validity"), ``n_seeds``, ``n_frames`` (paired
