@@ -208,3 +208,28 @@ def test_prediction_files_are_checked(tmp_path):
              energy_pred_kcal=np.zeros(3))
     with pytest.raises(PredictionFileError, match=r"energy_pred_kcal has shape \(3,\)"):
         load_predictions(tmp_path)
+
+
+def test_validity_without_per_frame_predictions(tmp_path):
+    """Older runs: the standard deviations and MAEs of test_metrics.json, no interval."""
+    from equilens.report.aggregate import validity_columns
+
+    flat = validity_columns(tmp_path, {
+        "model": {"energy_mae_kcal": 4.0}, "prediction_std_kcal": 0.002,
+        "true_std_kcal": 5.0, "mean_predictor": {"energy_mae_kcal": 3.9}})
+    assert flat["did_not_learn"] is True
+    assert "nearly constant" in flat["did_not_learn_reason"]
+    assert "not below the mean predictor's 3.9" in flat["did_not_learn_reason"]
+    fine = validity_columns(tmp_path, {"model": {"energy_mae_kcal": 1.0},
+                                       "mean_predictor": {"energy_mae_kcal": 3.9}})
+    assert fine["did_not_learn"] is False
+    assert validity_columns(tmp_path, None)["did_not_learn"] is None
+
+
+def test_runs_without_predictions_are_left_out_and_said_so(tmp_path):
+    records = build_study(tmp_path, {"gcn": 2.0, "egnn": 1.0}, seeds=(0, 1))
+    (tmp_path / "runs/ethanol/gcn/seed1/predictions/test.npz").unlink()
+    c = conclude_records(records, MODELS)
+    assert _find(c, "gcn", "egnn")["seeds"] == [0]
+    assert "1 run(s) have no per-frame predictions and are left out" in c.headline[-1]
+    assert "left out of the paired comparisons: gcn seed 1" in " ".join(c.molecules["ethanol"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from equilens.report.sentences import (gap_interval, interval, num, oriented, percent_lower,
+from equilens.report.sentences import (excludes_zero, gap_interval, interval, num, oriented, percent_lower,
                                        tests)
 from equilens.report.verdicts import FLOORS, REFERENCE, MoleculeFrames
 
@@ -35,7 +35,7 @@ def _seeds(seeds: list[int]) -> str:
 
 def _failed_text(m: str, frames: MoleculeFrames) -> str:
     per_seed = frames.not_learned[m]
-    reason = next((r for r in per_seed.values() if r), "")
+    reason = next((r for r in per_seed.values() if r), "").split("; ")[0]
     seeds = frames.seeds(m) or sorted(per_seed)
     where = "" if set(per_seed) >= set(seeds) else f" in {_seeds(list(per_seed))}"
     return f"{m} did not learn{where} and is not ranked" + (f": {reason}" if reason else "")
@@ -60,12 +60,18 @@ def _ranking(mol: str, learned: list[str], pair: dict) -> str:
             if c["verdict"] == "no difference detected":
                 v = oriented(c, a)
                 parts.append(f"{v['a']} vs {v['b']}: no difference detected ({interval(v)} "
-                             "kcal/mol)")
+                             f"kcal/mol{_holm_note(v)})")
             else:
                 low = c if c["verdict"] == "better" else oriented(c, c["b"])
                 parts.append(f"{low['a']} below {low['b']} by {num(-low['diff_mean'])} kcal/mol "
                              f"({gap_interval(low)})")
     return f"{mol}: no single winner; " + "; ".join(parts)
+
+
+def _holm_note(c: dict[str, Any]) -> str:
+    if c["verdict"] == "no difference detected" and excludes_zero(c):
+        return ", which excludes zero but not after the Holm adjustment"
+    return ""
 
 
 def _floors_text(learned: list[str], floor_pair: dict, frames: MoleculeFrames) -> str:
@@ -80,7 +86,7 @@ def _floors_text(learned: list[str], floor_pair: dict, frames: MoleculeFrames) -
         if rest:
             text += (" but not " if beaten else ": not ") + " nor ".join(
                 f"{c['b']} ({c['verdict']}, {num(c['diff_mean'], True)} kcal/mol, "
-                f"{interval(c)})" for c in rest)
+                f"{interval(c)}{_holm_note(c)})" for c in rest)
         parts.append(text)
     if dead:
         parts.append(f"{', '.join(dead)} did not learn here (not below the mean predictor)")

@@ -29,6 +29,8 @@ from equilens.report.paired import paired_comparison
 
 COLLAPSE_FRACTION = 0.10
 IMPROVING_FRACTION = 0.10
+#: bootstrap resamples of the per-run interval against the mean predictor (a screen)
+N_RESAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def judge(pred: np.ndarray, true: np.ndarray, mean_pred: np.ndarray | None) -> V
     if mean_pred is not None:
         e_mp = np.abs(np.asarray(mean_pred, float) - true)
         mp_mae = float(e_mp.mean())
-        res = paired_comparison([np.abs(pred - true)], [e_mp])
+        res = paired_comparison([np.abs(pred - true)], [e_mp], N_RESAMPLES)
         ci = (res.ci_low, res.ci_high)
         if res.ci_high >= 0:
             reasons.append(f"test MAE {mae:.3g} not below the mean predictor's {mp_mae:.3g} "
@@ -124,5 +126,12 @@ def judge_arrays(arrays: dict[str, np.ndarray] | None, test: dict[str, Any] | No
     pred_key = floor_key or "energy_pred_kcal"
     if pred_key not in arrays:
         return Validity(None, None, None, None, None, None, None)
-    return judge(arrays[pred_key], arrays["energy_true_kcal"],
-                 arrays.get("mean_predictor_energy_pred_kcal"))
+    mean_pred = arrays.get("mean_predictor_energy_pred_kcal")
+    out = judge(arrays[pred_key], arrays["energy_true_kcal"], mean_pred)
+    if mean_pred is None and floor_key is None:  # the MAEs of test_metrics.json, as numbers
+        numbers = judge_metrics(test)
+        if numbers.reason and "mean predictor" in numbers.reason:
+            reason = "; ".join(r for r in (out.reason, numbers.reason.split("; ")[-1]) if r)
+            out = Validity(True, reason, out.prediction_std_kcal, out.true_std_kcal,
+                           out.mae_kcal, numbers.mean_predictor_mae_kcal, None)
+    return out

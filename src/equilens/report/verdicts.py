@@ -139,13 +139,15 @@ def pairs(frames: MoleculeFrames, models: list[str]) -> list[tuple[str, str, str
 
 def shared_bootstrap(frames: MoleculeFrames, metric: str, names: list[str],
                      n_resamples: int = N_RESAMPLES) -> dict[str, np.ndarray]:
-    """Resampled MAEs (B,) of every name whose seeds and frames are those of the first,
+    """Resampled MAEs (B,) of every name whose seeds and frames are those most names have,
     from one bootstrap (the same resamples for all: cheaper, and every comparison of the
     molecule sees the same resampled frames). Empty when fewer than two names qualify."""
     data = frames.errors.get(metric, {})
-    if not names or not data.get(names[0]):
+    names = [n for n in names if data.get(n)]
+    if len(names) < 2:
         return {}
-    ref = data[names[0]]
+    layouts = [frozenset(data[n]) for n in names]  # the most common seed set leads
+    ref = data[names[max(range(len(names)), key=lambda i: layouts.count(layouts[i]))]]
     members = [n for n in names if set(data.get(n, {})) == set(ref) and all(
         np.array_equal(data[n][s][0], ref[s][0]) for s in ref)]
     if len(members) < 2:
