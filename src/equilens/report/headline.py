@@ -146,7 +146,8 @@ def design_line(comps: list[dict[str, Any]], frames: list[MoleculeFrames]) -> st
                      f"not converged: {', '.join(slow)}")
     dead = sorted({m for f in frames for m in f.not_learned if m not in FLOORS})
     if dead:
-        parts.append(f"how {', '.join(dead)} would compare had it learned")
+        parts.append(f"how {', '.join(dead)} would compare had "
+                     f"{'it' if len(dead) == 1 else 'they'} learned")
     missing = sum(len(f.missing) for f in frames)
     if missing:
         parts.append(f"{missing} run(s) have no per-frame predictions and are left out")
