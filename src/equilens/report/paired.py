@@ -24,8 +24,9 @@ the heavy tails of a two- or three-seed design: in a simulation with a true expe
 difference of zero, a seed-to-seed spread of the difference of 0.1 (sd) and frame errors
 |N(0, 1.5)| with 200 frames per seed (``paired_comparison``, 1000 resamples, 300
 replicates), p < 0.05 came out in 17% of the replicates with 2 seeds, 15% with 3, 7.7%
-with 5 and 6.7% with 10 (5.0-6.7% without a seed-to-seed spread). The report says that
-2-4 seeds understate the spread between runs; only more seeds fix it.
+with 5 and 6.7% with 10 (6.7% with one seed and 0.7% with 3 seeds without a seed-to-seed
+spread). The report says that 2-4 seeds understate the spread between runs; only more
+seeds fix it.
 
 **p-value.** Twice the fraction of bootstrap Δ on the far side of zero (with the usual
 +1 in numerator and denominator, so never 0): the p-value of the test that inverts the
