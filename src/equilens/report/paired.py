@@ -36,10 +36,11 @@ resamples is taken from a normal with the resamples' mean and std (capped at 2/(
 so that the Monte Carlo resolution does not decide a Holm-adjusted verdict. The
 alternatives were rejected: a sign-flip test over frames treats the trained models as
 fixed and would ignore training variance, and a sign-flip or t-test over seeds cannot
-fall below 0.5 (sign flips, 2 seeds) or rests on 1 degree of freedom. Two guards keep a degenerate design from a small p: when the
-resampled Δ have no spread at all (zero spread: e.g. one frame, or the same difference on
-every frame) the bootstrap has measured no uncertainty and p = 1; and p is never below
-2^(1-N), the smallest p an exact paired test of N pairs can give.
+fall below 0.5 (sign flips, 2 seeds) or rests on 1 degree of freedom. Two guards keep a
+degenerate design from a small p: when the resampled Δ have no spread at all (zero
+spread: e.g. one frame, or the same difference on every frame) the bootstrap has
+measured no uncertainty and p = 1; and p is never below 2^(1-N), the smallest p an exact
+paired test of N pairs can give.
 
 **Multiplicity.** Holm's step-down adjustment over every comparison of a study
 (:func:`holm`): it controls the family-wise error rate without assuming independence.
