@@ -144,6 +144,10 @@ def test_zero_spread(tmp_path):
     assert (rec["diff_mean"], rec["ci_low"], rec["ci_high"]) == (0.0, 0.0, 0.0)
     assert rec["p_value"] == 1.0 and rec["p_adjusted"] == 1.0
     assert "the resampled differences have no spread" in " ".join(c.molecules["ethanol"])
+    assert ("egnn vs egnn:l_max=0: no difference detected (the same difference, +0 kcal/mol, "
+            "on every frame: no uncertainty was measured)") in c.headline[0]
+    assert "1 comparison(s) with zero spread" in c.headline[-1]
+    assert "smaller differences cannot be seen" not in c.headline[-1]
 
 
 def test_one_seed(tmp_path):

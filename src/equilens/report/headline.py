@@ -57,7 +57,11 @@ def _ranking(mol: str, learned: list[str], pair: dict) -> str:
             c = pair.get(frozenset((a, b)))
             if c is None:
                 continue
-            if c["verdict"] == "no difference detected":
+            if c["verdict"] == "no difference detected" and c.get("zero_spread"):
+                parts.append(f"{c['a']} vs {c['b']}: no difference detected (the same "
+                             f"difference, {num(c['diff_mean'], True)} kcal/mol, on every "
+                             "frame: no uncertainty was measured)")
+            elif c["verdict"] == "no difference detected":
                 v = oriented(c, a)
                 parts.append(f"{v['a']} vs {v['b']}: no difference detected ({interval(v)} "
                              f"kcal/mol{_holm_note(v)})")
@@ -132,7 +136,12 @@ def design_line(comps: list[dict[str, Any]], frames: list[MoleculeFrames]) -> st
                      f"resample only {few[0]} training runs and understate the spread "
                      "between runs")
     open_ = [c for c in comps if c["verdict"] == "no difference detected"
-             and c["metric"] == ENERGY]
+             and c["metric"] == ENERGY and not c.get("zero_spread")]
+    flat = [c for c in comps if c.get("zero_spread")]
+    if flat:
+        parts.append(f"{len(flat)} comparison(s) with zero spread (the same difference on "
+                     f"every frame, e.g. {flat[0]['a']} vs {flat[0]['b']} on "
+                     f"{flat[0]['molecule']}), where no uncertainty was measured")
     if open_:
         between = [c for c in open_ if c["b"] not in FLOORS] or open_
         widest = max(between, key=lambda c: c["ci_high"] - c["ci_low"])

@@ -181,7 +181,8 @@ def bootstrap_p(diffs: np.ndarray, n_pairs: int) -> float:
     else:
         z = abs(float(np.mean(diffs))) / float(np.std(diffs, ddof=1))
         p = min(2.0 / (diffs.size + 1), 2.0 * float(stats.norm.sf(z)))
-    return float(min(1.0, max(p, 2.0 ** (1 - max(n_pairs, 1)))))
+    floor = max(2.0 ** (1 - max(n_pairs, 1)), np.finfo(float).tiny)  # never 0
+    return float(min(1.0, max(p, floor)))
 
 
 def paired_comparison(a: Sequence[np.ndarray], b: Sequence[np.ndarray],
