@@ -11,7 +11,7 @@ import yaml
 from equilens.errors import EquilensError, RunDirError
 from equilens.study import build_spec
 from equilens.report.aggregate import stats, still_improving
-from equilens.report.conclusion import compare, conclude, fmt, model_kind
+from equilens.report.conclusion import compare, fmt, model_kind
 from equilens.study.plan import REQUIRED, model_slug, plan_runs
 
 
@@ -66,7 +66,11 @@ def test_still_improving():
     flat = [{"val_energy_mae_kcal": v} for v in [5, 3, 2, 1.5, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4]]
     falling = [{"val_energy_mae_kcal": 10 / k} for k in range(1, 11)]
     assert still_improving(flat) is False and still_improving(falling) is True
-    assert still_improving(flat[:3]) is None
+    # changed: the best epoch in the last 10% of the epochs (at least the last one), so
+    # three falling epochs are still improving; one epoch says nothing
+    assert still_improving(flat[:3]) is True and still_improving(flat[:1]) is None
+    late = flat[:9] + [{"val_energy_mae_kcal": 1.3}] + flat[9:]  # best at epoch 10 of 11
+    assert still_improving(late) is True and still_improving(late + flat[4:6]) is False
 
 
 def test_model_kind():
@@ -74,32 +78,29 @@ def test_model_kind():
     assert model_kind("egnn:l_max=0") == "invariant" and model_kind("gcn") == "invariant"
 
 
-def _group(mol, model, values, **extra):
-    g = {"molecule": mol, "model": model, "n_seeds": len(values),
-         "test_energy_mae_kcal": stats(values), "still_improving": 0.0}
-    for key in ("latent_energy_r2_probe", "latent_geometry_r2_probe"):
-        g[key] = stats(extra.get(key, []))
-    return g
+def test_conclusion_states_verdicts_with_margins(tmp_path):
+    """Changed: verdicts are paired (bootstrap over seeds and frames, Holm-adjusted) and
+    latent scores are compared with a paired t-test over seeds; "within the seed spread"
+    is gone, a tie reads "no difference detected" with its interval."""
+    from tests.report.synthetic import build_study, conclude_records
 
-
-def test_conclusion_states_verdicts_with_margins():
-    groups = [
-        _group("aspirin", "gcn", [3.0, 3.1, 2.9], latent_energy_r2_probe=[0.5, 0.52, 0.48]),
-        _group("aspirin", "egnn", [1.0, 1.05, 0.95], latent_energy_r2_probe=[0.9, 0.91, 0.89]),
-        _group("ethanol", "gcn", [2.0, 2.5, 1.5]),
-        _group("ethanol", "egnn", [2.1, 1.6, 2.4]),
-    ]
-    floors = [{"molecule": m, "name": "mean predictor", "n_seeds": 3,
-               "test_energy_mae_kcal": stats([2.8, 2.8, 2.8]), "val_energy_mae_kcal": stats([])}
-              for m in ("aspirin", "ethanol")]
-    c = conclude(groups, floors, ["aspirin", "ethanol"], ["gcn", "egnn"])
+    records = build_study(tmp_path / "a", {"gcn": 3.0, "egnn": 1.0}, molecule="aspirin")
+    records += build_study(tmp_path / "e", {"gcn": 1.5, "egnn": 1.5}, molecule="ethanol",
+                           seed=1)
+    for r in records:
+        good = r["model"] == "egnn" and r["molecule"] == "aspirin"
+        r["latent_energy_r2_probe"] = 0.9 + 0.01 * r["seed"] if good else 0.5 + 0.015 * r["seed"]
+    c = conclude_records(records, ["gcn", "egnn"])
     text = " ".join(c.headline)
-    assert "lower on aspirin" in text and "within the seed spread on ethanol" in text
+    assert "aspirin: egnn wins" in text and "ethanol: no single winner" in text
+    assert "p < 0.05" not in text and "within the seed spread" not in text
     asp = " ".join(c.molecules["aspirin"])
-    assert "egnn is more accurate than gcn" in asp and "2 kcal/mol (67%) lower" in asp
-    assert "Not clearly beaten" in asp and "gcn" in asp  # gcn (3.0) does not beat 2.8
-    assert "energy: probe R² 0.90 ± 0.01 vs 0.50 ± 0.02, better in egnn" in asp
-    assert "within the seed spread" in " ".join(c.molecules["ethanol"])
+    assert "gcn has a higher test energy MAE than egnn" in asp
+    (rec,) = [x for x in c.paired if x["molecule"] == "aspirin" and x["b"] == "egnn"]
+    assert rec["verdict"] == "worse" and rec["ratio"] == pytest.approx(3.0, rel=0.1)
+    assert "Latent energy, gcn vs egnn: probe R² 0.52 vs 0.91, difference -0.40" in asp
+    assert "higher in egnn (paired t-test over 3 seeds" in asp
+    assert "No difference detected between gcn and egnn" in " ".join(c.molecules["ethanol"])
 
 
 def test_single_seed_gives_no_verdict():
@@ -123,6 +124,46 @@ def test_compare_with_another_study(tmp_path):
     result = compare_studies([comp("better", 1.0)], load_other(other))
     assert result["n_compared"] == 1 and result["n_same"] == 0
     text = headline(result)
-    assert "seed study (50 epochs" in text and "within the seed spread there, egnn better here" in text
+    # changed: an old "tie" reads "no difference detected", the tally counts differences
+    assert "seed study (50 epochs" in text and "no difference detected there, egnn better here" in text
     with pytest.raises(EquilensError, match="not a finished study"):
         load_other(tmp_path / "nothing")
+
+
+def test_two_ties_are_not_a_replication(tmp_path):
+    """Fixed: only a detected difference can be replicated; two "no difference detected"
+    (or old "tie") are counted apart, and a model that did not learn is not comparable."""
+    from equilens.report.compare import compare_studies, headline, load_other
+
+    def comp(a, b, verdict, quantity="test_energy_mae_kcal"):
+        return {"molecule": "ethanol", "metric": quantity, "a": a, "b": b,
+                "verdict": verdict, "mean_a": 1.0, "mean_b": 2.0, "diff_mean": -1.0,
+                "ci_low": -1.5, "ci_high": -0.5, "p_adjusted": 0.01, "n_seeds": 3}
+
+    there = [comp("egnn", "gcn", "tie"), comp("egnn", "egnn:l_max=0", "better"),
+             comp("gcn", "egnn:l_max=0", "no difference detected"),
+             comp("egnn", "mean predictor", "better"),
+             comp("gcn", "mean predictor", "better")]
+    here = [comp("egnn", "gcn", "no difference detected"),
+            comp("egnn", "egnn:l_max=0", "better"),
+            comp("gcn", "egnn:l_max=0", "no difference detected"),
+            comp("egnn", "mean predictor", "worse"),
+            comp("gcn", "mean predictor", "not comparable")]
+    other = tmp_path / "seed"
+    other.mkdir()
+    # an older summary keeps its comparisons under the conclusion, with "quantity"
+    old = [{**x, "quantity": x.pop("metric")} for x in there[:1]]
+    (other / "summary.json").write_text(json.dumps(
+        {"study": {"preset": "seed"}, "conclusion": {"comparisons": old},
+         "comparisons": there[1:]}))
+    result = compare_studies(here, load_other(other))
+    status = {(r["a"], r["b"]): r["status"] for r in result["rows"]}
+    assert status == {("egnn", "gcn"): "neither", ("egnn", "egnn:l_max=0"): "replicated",
+                      ("gcn", "egnn:l_max=0"): "neither",
+                      ("egnn", "mean predictor"): "reversed",
+                      ("gcn", "mean predictor"): "not comparable"}
+    assert (result["n_same"], result["n_compared"], result["n_neither"]) == (1, 2, 2)
+    text = headline(result)
+    assert "1 of 2 differences detected in either study are replicated" in text
+    assert "2 comparison(s) detected no difference in either study, which is not a " \
+           "replication" in text

@@ -65,7 +65,9 @@ def test_conclusion_compares_slopes_over_seeds():
     assert "gcn -0.3" in text and "egnn -0.7" in text
     assert "test energy MAE of egnn falls faster with more training frames than that of gcn" \
         in text
-    assert "Welch" in text and "3 vs 3 seeds" in text and "gcn at n = 50" in text
+    # changed: a paired t-test over the common seeds, Holm-adjusted (was Welch, unpaired)
+    assert "paired t-test over 3 seeds, Holm-adjusted p" in text and "gcn at n = 50" in text
+    assert "p < 0.05" not in " ".join(out.headline)
     assert "egnn steeper on ethanol" in out.headline[0]
     (comparison,) = out.comparisons
     assert comparison["quantity"] == "slope_test_energy_mae_kcal"
@@ -198,3 +200,19 @@ def test_a_study_trained_on_forces_reports_force_errors(tmp_path, rmd17_dir, cap
     assert summary["groups"][0]["test_force_mae_kcal"]["mean"] > 0
     assert "test force MAE (kcal/mol/Å)" in (out / "summary.md").read_text()
     assert "Sample efficiency" not in (out / "report.html").read_text()
+
+
+def test_equal_slopes_are_no_difference_detected():
+    """Fixed: no "p < 0.05" appended to a verdict that found nothing."""
+    fits = fit_curves(_records("gcn", -0.5, noise=0.05) + _records("egnn", -0.5, noise=0.05),
+                      ["ethanol"], ["gcn", "egnn"])
+    out = Conclusion()
+    conclude_efficiency(fits, ["ethanol"], ["gcn", "egnn"], {}, out)
+    (comparison,) = out.comparisons
+    assert comparison["verdict"] == "no difference detected"
+    assert comparison["p_adjusted"] >= 0.05
+    assert comparison["ci_low"] < 0 < comparison["ci_high"]
+    assert "no difference detected on ethanol" in out.headline[0]
+    assert "p < 0.05" not in out.headline[0]
+    assert "No difference detected between the slopes of egnn and gcn" in " ".join(
+        out.molecules["ethanol"])

@@ -2,7 +2,8 @@
 
 A record (``results.json``, ``results.csv``) is read from the files of one run folder:
 ``metrics.csv`` (epochs, training time), ``val_metrics.json`` and ``test_metrics.json``
-(the model's and the two floors' errors), ``inference.json`` (parameters, speed),
+(the model's and the floors' errors), ``predictions/test.npz`` (per-frame predictions, for
+the validity checks of :mod:`.validity`), ``inference.json`` (parameters, speed),
 ``analysis/latent_scores.json`` (latent scores) and ``symmetry.json`` when present.
 Groups are (molecule, model) over seeds, or (molecule, model, n_train) when the study
 lists training-set sizes; standard deviations use n-1 (NaN for one seed). Force errors
@@ -20,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from equilens.study import plan
+from equilens.report.predictions import FLOOR_KEYS, PredictionFileError, load_predictions
 from equilens.report.symmetry import read_checks
+from equilens.report.validity import best_row, judge_arrays, still_improving
+from equilens.study import plan
 from equilens.training import rundir
 
 #: Columns of results.csv, in order (results.json has the same keys).
@@ -30,8 +33,11 @@ RECORD_COLUMNS = [
     "test_energy_mae_kcal", "test_energy_mae_mev", "test_energy_rmse_kcal",
     "val_force_mae_kcal", "test_force_mae_kcal", "test_force_rmse_kcal",
     "val_mean_predictor_mae_kcal", "test_mean_predictor_mae_kcal", "val_ridge_mae_kcal",
-    "test_ridge_mae_kcal", "epochs", "best_epoch", "train_time_s", "n_parameters",
-    "inference_frames_per_s", "still_improving", "latent_energy_r2_probe",
+    "test_ridge_mae_kcal", "val_kernel_ridge_mae_kcal", "test_kernel_ridge_mae_kcal",
+    "epochs", "best_epoch", "train_time_s", "n_parameters",
+    "inference_frames_per_s", "still_improving", "did_not_learn", "did_not_learn_reason",
+    "prediction_std_kcal", "true_std_kcal", "ridge_did_not_learn",
+    "kernel_ridge_did_not_learn", "latent_energy_r2_probe",
     "latent_energy_r2_knn_2d", "latent_energy_r2_knn_full", "latent_energy_r2_probe_random",
     "latent_energy_r2_knn_2d_random", "latent_geometry_r2_probe", "latent_geometry_r2_knn_2d",
     "latent_geometry_r2_probe_random", "latent_geometry_r2_knn_2d_random",
@@ -41,10 +47,11 @@ RECORD_COLUMNS = [
 #: Numeric record keys aggregated over seeds.
 NUMERIC = [c for c in RECORD_COLUMNS if c not in (
     "molecule", "model", "seed", "status", "run_dir", "error", "still_improving",
-    "symmetry_passed", "n_train", "n_val", "n_test")]
-#: A model is "still improving" when its best validation MAE of the last fifth of the
-#: epochs is this much lower than the best before it.
-IMPROVING_RATIO = 0.95
+    "did_not_learn", "did_not_learn_reason", "ridge_did_not_learn",
+    "kernel_ridge_did_not_learn", "symmetry_passed", "n_train", "n_val", "n_test")]
+#: floor name → the middle of its record keys (``test_<key>_mae_kcal``)
+FLOORS = {"mean predictor": "mean_predictor", "ridge on 1/r": "ridge",
+          "kernel ridge": "kernel_ridge"}
 SCORE_COLUMNS = ("r2_probe", "r2_knn_2d", "r2_knn_full", "r2_probe_random", "r2_knn_2d_random",
                  "r2_knn_full_random", "r2_probe_geometry", "r2_knn_2d_geometry",
                  "r2_knn_full_geometry")
@@ -72,15 +79,6 @@ def read_metrics(run_dir: Path) -> list[dict[str, float]]:
     return rows
 
 
-def still_improving(history: list[dict[str, float]]) -> bool | None:
-    """Whether validation MAE was still falling clearly in the last fifth of the epochs."""
-    vals = [r["val_energy_mae_kcal"] for r in history if "val_energy_mae_kcal" in r]
-    if len(vals) < 5:
-        return None
-    cut = len(vals) - max(1, len(vals) // 5)
-    return bool(min(vals[cut:]) < IMPROVING_RATIO * min(vals[:cut]))
-
-
 def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]:
     """One record per run, read from its folder (missing values are None)."""
     d = run.run_dir
@@ -94,7 +92,7 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
         best = best_row(history, forces)
         rec.update(epochs=len(history), best_epoch=int(best["epoch"]),
                    train_time_s=float(sum(r.get("epoch_time_s", 0.0) for r in history)),
-                   still_improving=still_improving(history))
+                   still_improving=still_improving(history, forces))
     test = read_json(d / rundir.TEST_METRICS)
     if test:
         rec.update(test_energy_mae_kcal=test["model"]["energy_mae_kcal"],
@@ -102,6 +100,8 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
                    test_energy_rmse_kcal=test["model"]["energy_rmse_kcal"],
                    test_mean_predictor_mae_kcal=test["mean_predictor"]["energy_mae_kcal"],
                    test_ridge_mae_kcal=(test.get("ridge_inverse_distances") or {}).get(
+                       "energy_mae_kcal"),
+                   test_kernel_ridge_mae_kcal=(test.get("kernel_ridge") or {}).get(
                        "energy_mae_kcal"),
                    test_force_mae_kcal=test["model"].get("force_mae_kcal"),
                    test_force_rmse_kcal=test["model"].get("force_rmse_kcal"))
@@ -112,12 +112,15 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
                    val_mean_predictor_mae_kcal=val["mean_predictor"]["energy_mae_kcal"],
                    val_ridge_mae_kcal=(val.get("ridge_inverse_distances") or {}).get(
                        "energy_mae_kcal"),
+                   val_kernel_ridge_mae_kcal=(val.get("kernel_ridge") or {}).get(
+                       "energy_mae_kcal"),
                    val_force_mae_kcal=val["model"].get("force_mae_kcal"))
     elif history:  # best epoch's validation MAE equals the best checkpoint's
         best = best_row(history, forces)
         rec.update(val_energy_mae_kcal=best["val_energy_mae_kcal"],
                    val_energy_mae_mev=best.get("val_energy_mae_mev"),
                    val_force_mae_kcal=best.get("val_force_mae_kcal"))
+    rec.update(validity_columns(d, test))
     inf = read_json(d / plan.INFERENCE)
     if inf:
         rec.update(n_parameters=inf.get("n_parameters"),
@@ -135,12 +138,22 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
     return rec
 
 
-def best_row(history: list[dict[str, float]], forces: bool) -> dict[str, float]:
-    """The epoch of the best checkpoint: lowest validation force MAE for a run trained on
-    forces (what the trainer monitors), lowest validation energy MAE otherwise."""
-    key = "val_force_mae_kcal" if forces and "val_force_mae_kcal" in history[0] \
-        else "val_energy_mae_kcal"
-    return min(history, key=lambda r: r[key])
+def validity_columns(run_dir: Path, test: dict | None) -> dict[str, Any]:
+    """``did_not_learn`` (with ``did_not_learn_reason``), the standard deviations of the
+    test predictions and true energies (kcal/mol), and whether each fitted floor learned
+    (:mod:`.validity`); from ``predictions/test.npz``, else from ``test_metrics.json``."""
+    try:
+        arrays = load_predictions(run_dir)
+    except PredictionFileError as err:
+        return {"did_not_learn_reason": f"unreadable predictions: {err}"}
+    model = judge_arrays(arrays, test)
+    out = {"did_not_learn": model.did_not_learn, "did_not_learn_reason": model.reason,
+           "prediction_std_kcal": model.prediction_std_kcal,
+           "true_std_kcal": model.true_std_kcal}
+    for name, column in (("ridge on 1/r", "ridge_did_not_learn"),
+                         ("kernel ridge", "kernel_ridge_did_not_learn")):
+        out[column] = judge_arrays(arrays, None, FLOOR_KEYS[name]).did_not_learn
+    return out
 
 
 def _latent_summary(scores: dict) -> dict[str, Any]:
@@ -206,8 +219,10 @@ def _group(mol: str, model: str, size: int | None, recs: list[dict[str, Any]]) -
                              "n_seeds": len(recs), "seeds": [r["seed"] for r in recs]}
     for key in NUMERIC:
         group[key] = stats(r[key] for r in recs)
-    improving = [r["still_improving"] for r in recs if r["still_improving"] is not None]
-    group["still_improving"] = (sum(improving) / len(improving)) if improving else None
+    for flag in ("still_improving", "did_not_learn"):
+        known = [r for r in recs if r.get(flag) is not None]
+        group[flag] = (sum(bool(r[flag]) for r in known) / len(known)) if known else None
+        group[f"{flag}_seeds"] = [r["seed"] for r in known if r[flag]]
     passed = [r["symmetry_passed"] for r in recs if r["symmetry_passed"] is not None]
     group["symmetry_passed"] = all(passed) if passed else None
     return group
@@ -215,9 +230,10 @@ def _group(mol: str, model: str, size: int | None, recs: list[dict[str, Any]]) -
 
 def floors(records: list[dict[str, Any]], molecules: list[str],
            train_sizes: list[int] | tuple[int, ...] = ()) -> list[dict[str, Any]]:
-    """The two floors per molecule (and training-set size, when ``train_sizes`` is given),
-    one value per seed (the split follows the seed; both floors are fitted on the
-    training frames)."""
+    """The floors per molecule (and training-set size, when ``train_sizes`` is given), one
+    value per seed (the split follows the seed; every floor is fitted on the training
+    frames): the mean predictor and ridge on 1/r, and kernel ridge when a run has it.
+    ``did_not_learn``: the seeds where a fitted floor did not learn (:mod:`.validity`)."""
     out = []
     for mol in molecules:
         for size in list(train_sizes) or [None]:
@@ -227,12 +243,15 @@ def floors(records: list[dict[str, Any]], molecules: list[str],
                     per_seed[r["seed"]] = r
             recs = list(per_seed.values())
             n_train = size if size is not None else _common(recs, "n_train")
-            for name, key in (("mean predictor", "mean_predictor"), ("ridge on 1/r", "ridge")):
-                val = stats(r[f"val_{key}_mae_kcal"] for r in recs)
-                test = stats(r[f"test_{key}_mae_kcal"] for r in recs)
+            for name, key in FLOORS.items():
+                val = stats(r.get(f"val_{key}_mae_kcal") for r in recs)
+                test = stats(r.get(f"test_{key}_mae_kcal") for r in recs)
+                if key == "kernel_ridge" and not test["n"]:
+                    continue
                 out.append({"molecule": mol, "name": name, "n_train": n_train,
                             "val_energy_mae_kcal": val, "test_energy_mae_kcal": test,
-                            "n_seeds": len(recs)})
+                            "n_seeds": len(recs), "did_not_learn": [
+                                r["seed"] for r in recs if r.get(f"{key}_did_not_learn")]})
     return out
 
 

@@ -2,8 +2,17 @@
 
 The point of the ``long`` preset: train the same models to convergence and check
 whether the conclusions of the post's 50 epochs (the ``seed`` preset) survive. Each
-comparison of this study's conclusion (a model against another, on one molecule and one
-quantity) is matched with the same comparison in the other study's ``summary.json``.
+comparison of this study (a model against another or against a floor, on one molecule
+and one quantity) is matched with the same comparison in the other study's
+``summary.json`` (its ``comparisons`` and its conclusion's).
+
+Only a detected difference can be replicated: a row is **replicated** when both studies
+give the same ``better`` or ``worse`` verdict, **reversed** when they give opposite
+ones, **lost** or **new** when only one of them detected a difference, and **neither**
+when neither did. Two "no difference detected" are not a replication (absence of
+evidence twice is not evidence), and ``not comparable`` on either side (a model that did
+not learn) is **not comparable**. Verdicts of older summaries are read as
+``tie`` → no difference detected and ``unknown`` → no verdict.
 """
 
 from __future__ import annotations
@@ -15,10 +24,13 @@ from typing import Any
 from equilens.errors import EquilensError
 
 QUANTITIES = {"test_energy_mae_kcal": "test energy MAE (kcal/mol)",
+              "test_force_mae_kcal": "test force MAE (kcal/mol/Å)",
               "latent_energy_r2_probe": "latent: energy probe R²",
               "latent_geometry_r2_probe": "latent: geometry probe R²",
               "slope_test_energy_mae_kcal": "sample efficiency: log-log slope of test energy MAE",
               "slope_test_force_mae_kcal": "sample efficiency: log-log slope of test force MAE"}
+DECISIVE = ("better", "worse")
+_OLD = {"tie": "no difference detected", "unknown": None}
 
 
 def load_other(path: str | Path) -> dict[str, Any]:
@@ -38,45 +50,86 @@ def load_other(path: str | Path) -> dict[str, Any]:
             "preset": summary.get("study", {}).get("preset", "?")}
 
 
+def _key(c: dict[str, Any]) -> tuple:
+    return (c["molecule"], c.get("metric") or c.get("quantity"), c["a"], c["b"])
+
+
+def verdict_of(c: dict[str, Any]) -> str | None:
+    """The verdict in today's words (None: no verdict)."""
+    v = c.get("verdict")
+    return _OLD.get(v, v) if v in _OLD else v
+
+
+def status(here: str | None, there: str | None) -> str:
+    """replicated, reversed, lost, new, neither, not comparable or no verdict (above)."""
+    if here is None or there is None:
+        return "no verdict"
+    if "not comparable" in (here, there):
+        return "not comparable"
+    if here in DECISIVE and there in DECISIVE:
+        return "replicated" if here == there else "reversed"
+    if there in DECISIVE:
+        return "lost"
+    return "new" if here in DECISIVE else "neither"
+
+
 def compare_studies(here: list[dict[str, Any]], other: dict[str, Any]) -> dict[str, Any]:
-    """Rows matching this study's comparisons with the other's, and a tally."""
-    theirs = {(c["molecule"], c["quantity"], c["a"], c["b"]): c
-              for c in other["summary"].get("conclusion", {}).get("comparisons", [])}
+    """Rows matching this study's comparisons with the other's, and a tally.
+
+    ``n_same``: replicated verdicts; ``n_compared``: rows where at least one study
+    detected a difference (replicated + reversed + lost + new); ``n_neither``: rows where
+    neither did; ``changed``: the reversed, lost and new rows; ``counts``: per status.
+    """
+    summary = other["summary"]
+    theirs = {_key(c): c for c in summary.get("conclusion", {}).get("comparisons", [])}
+    theirs |= {_key(c): c for c in summary.get("comparisons") or []}
     rows = []
     for c in here:
-        o = theirs.get((c["molecule"], c["quantity"], c["a"], c["b"]))
+        o = theirs.get(_key(c))
         if o is None:
             continue
-        rows.append({"molecule": c["molecule"], "quantity": c["quantity"],
-                     "label": QUANTITIES.get(c["quantity"], c["quantity"]), "a": c["a"],
+        row_status = status(verdict_of(c), verdict_of(o))
+        rows.append({"molecule": c["molecule"], "quantity": _key(c)[1],
+                     "label": QUANTITIES.get(_key(c)[1], _key(c)[1]), "a": c["a"],
                      "b": c["b"], "here": _side(c), "there": _side(o),
-                     "same": c["verdict"] == o["verdict"]})
-    known = [r for r in rows if "unknown" not in (r["here"]["verdict"], r["there"]["verdict"])]
+                     "status": row_status, "same": row_status == "replicated"})
+    counts = {s: sum(r["status"] == s for r in rows) for s in (
+        "replicated", "reversed", "lost", "new", "neither", "not comparable", "no verdict")}
+    decided = [r for r in rows if r["status"] in ("replicated", "reversed", "lost", "new")]
     return {"other": other["path"], "other_preset": other["preset"],
-            "other_epochs": other["epochs"], "rows": rows,
-            "n_same": sum(r["same"] for r in known), "n_compared": len(known),
-            "changed": [r for r in known if not r["same"]]}
+            "other_epochs": other["epochs"], "rows": rows, "counts": counts,
+            "n_same": counts["replicated"], "n_compared": len(decided),
+            "n_neither": counts["neither"],
+            "changed": [r for r in decided if r["status"] != "replicated"]}
 
 
 def _side(c: dict[str, Any]) -> dict[str, Any]:
-    return {k: c.get(k) for k in ("verdict", "mean_a", "mean_b", "std_a", "std_b", "p_value",
-                                  "n_a", "n_b")}
+    side = {k: c.get(k) for k in ("mean_a", "mean_b", "std_a", "std_b", "p_value",
+                                  "p_adjusted", "diff_mean", "ci_low", "ci_high", "n_seeds")}
+    side["verdict"] = verdict_of(c) or "no verdict"
+    side["n_a"] = c.get("n_a", c.get("n_seeds"))
+    side["n_b"] = c.get("n_b", c.get("n_seeds"))
+    return side
 
 
 def verdict_words(verdict: str, a: str, b: str, lower_is_better: bool = True) -> str:
-    return {"better": f"{a} better", "worse": f"{b} better", "tie": "within the seed spread",
-            "unknown": "one seed, no verdict"}.get(verdict, verdict)
+    return {"better": f"{a} better", "worse": f"{b} better", "tie": "no difference detected",
+            "unknown": "no verdict"}.get(verdict, verdict)
 
 
 def headline(result: dict[str, Any]) -> str:
     """One sentence for the conclusion."""
     epochs = "/".join(map(str, result["other_epochs"])) or "?"
     text = (f"Against the {result['other_preset']} study ({epochs} epochs, {result['other']}): "
-            f"{result['n_same']} of {result['n_compared']} verdicts are the same")
+            f"{result['n_same']} of {result['n_compared']} differences detected in either "
+            "study are replicated")
     changed = result["changed"]
     if changed:
         text += "; changed: " + "; ".join(
             f"{r['molecule']} {r['a']} vs {r['b']} ({r['label']}): "
             f"{verdict_words(r['there']['verdict'], r['a'], r['b'])} there, "
             f"{verdict_words(r['here']['verdict'], r['a'], r['b'])} here" for r in changed)
+    if result["n_neither"]:
+        text += (f"; {result['n_neither']} comparison(s) detected no difference in either "
+                 "study, which is not a replication")
     return text + "."

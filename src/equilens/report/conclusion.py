@@ -1,10 +1,16 @@
 """The report's conclusion, generated from the numbers.
 
-For each molecule it states whether each model beats the mean predictor (and ridge on
-inverse distances), whether the equivariant model's test error is lower than each
-invariant model's, and whether its latent encodes the energy and the geometry better,
-each with the margin, the seed spread and a Welch t-test over seeds. A difference is
-called a difference only when p < :data:`ALPHA`; otherwise it is "within the seed spread".
+First the headline (:mod:`.headline`, at most five lines): per molecule which model wins
+and by how much, which floors each model beats, which models did not learn, and what the
+design cannot tell. Then, per molecule, the details: the test MAE of every model and
+floor, which runs did not learn or were still improving (:mod:`.validity`), every paired
+comparison of two models and of each model against the floors (:mod:`.verdicts`: a
+hierarchical bootstrap over seeds and test frames, Holm-adjusted, four verdicts), and the
+latent scores of every two models (a paired t-test over seeds, Holm-adjusted over the
+latent comparisons of the study).
+
+:func:`compare` (an unpaired Welch t-test over seeds) is kept for callers that only have
+per-seed values without seeds; the report's verdicts no longer use it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,13 @@ from typing import Any
 
 from equilens.errors import EquilensError
 from equilens.models import resolve_spec
+from equilens.report.headline import Headline, headline
+from equilens.report.paired import N_RESAMPLES
+from equilens.report.predictions import METRIC_KEYS
+from equilens.report.seed_verdicts import decide, method_text, seed_record
+from equilens.report.sentences import comparison_sentence, floor_sentence
+from equilens.report.verdicts import (FLOORS, REFERENCE, MoleculeFrames, read_frames,
+                                      study_comparisons)
 
 ALPHA = 0.05
 
@@ -61,7 +74,7 @@ class Comparison:
     n_b: int
     lower_is_better: bool
     p_value: float | None
-    verdict: str  # "better", "worse", "tie", "unknown"
+    verdict: str  # "better", "worse", "tie" (no difference detected), "unknown" (no test)
 
     @property
     def margin(self) -> float:
@@ -95,7 +108,7 @@ def _welch_p(xa: list[float], xb: list[float]) -> float | None:
     from scipy import stats
 
     if _spread(xa) == 0 and _spread(xb) == 0:
-        return 0.0 if sum(xa) / len(xa) != sum(xb) / len(xb) else 1.0
+        return None  # zero spread: the t statistic is undefined, no test (never p = 0)
     p = float(stats.ttest_ind(xa, xb, equal_var=False).pvalue)
     return None if math.isnan(p) else p
 
@@ -125,21 +138,30 @@ def fmt_fixed(value: float | None, std: float | None, decimals: int) -> str:
     return f"{value:.{decimals}f} ± {std:.{decimals}f}"
 
 
-def _p(c: Comparison) -> str:
-    if c.p_value is None:
-        return "one seed each, no error bar"
-    p = "p < 0.001" if c.p_value < 0.001 else f"p = {c.p_value:.3f}"
-    return f"Welch {p}, {c.n_a} vs {c.n_b} seeds"
-
-
 @dataclass
 class Conclusion:
-    headline: list[str] = field(default_factory=list)
+    """``headline`` (at most five lines), ``molecules`` (details per molecule) and
+    ``comparisons`` (every comparison record: test MAE of :mod:`.verdicts`, latent
+    scores and slopes of :mod:`.seed_verdicts`)."""
+
+    headline: list[str] = field(default_factory=Headline)
     molecules: dict[str, list[str]] = field(default_factory=dict)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
 
+    def add_headline(self, line: str) -> None:
+        """A study-wide line (sample efficiency, another study), within the five lines."""
+        if isinstance(self.headline, Headline):
+            self.headline.add(line)
+        else:
+            self.headline.append(line)
+
+    @property
+    def paired(self) -> list[dict[str, Any]]:
+        """The comparisons of test MAE (summary.json's ``comparisons``)."""
+        return [c for c in self.comparisons if c.get("metric") in METRIC_KEYS]
+
     def to_dict(self) -> dict[str, Any]:
-        return {"headline": self.headline, "molecules": self.molecules,
+        return {"headline": list(self.headline), "molecules": self.molecules,
                 "comparisons": self.comparisons}
 
     def markdown(self) -> str:
@@ -151,130 +173,107 @@ class Conclusion:
 
 
 def conclude(groups: list[dict[str, Any]], floors: list[dict[str, Any]],
-             molecules: list[str], models: list[str]) -> Conclusion:
-    """Sentences from the grouped results (see module docstring)."""
-    out = Conclusion()
-    by = {(g["molecule"], g["model"]): g for g in groups}
-    floor = {(f["molecule"], f["name"]): f for f in floors}
-    equivariant = [m for m in models if model_kind(m) == "equivariant"]
-    invariant = [m for m in models if model_kind(m) == "invariant"]
-    tally: dict[tuple[str, str], list[tuple[str, str]]] = {}
+             molecules: list[str], models: list[str], records: list[dict[str, Any]] = (),
+             *, frames: list[MoleculeFrames] | None = None,
+             n_resamples: int = N_RESAMPLES) -> Conclusion:
+    """The conclusion of a study (see the module docstring).
+
+    Args:
+        groups, floors: from :func:`equilens.report.aggregate.group_records` and
+            :func:`~equilens.report.aggregate.floors` (one training-set size).
+        records: the runs' records (``run_dir`` for ``predictions/test.npz``, validity
+            columns, per-seed latent scores).
+        frames: per molecule, the per-frame errors (default: read from ``records``).
+        n_resamples: bootstrap resamples of every paired comparison.
+    """
+    records = list(records)
+    if frames is None:
+        frames = [read_frames(records, mol, models) for mol in molecules]
+    comps = study_comparisons(frames, models, n_resamples)
+    latent = _latent_comparisons(records, molecules, models, frames)
+    out = Conclusion(headline=headline(comps, frames, models),
+                     comparisons=comps + latent)
+    by_mol = {f.molecule: f for f in frames}
     for mol in molecules:
-        items: list[str] = []
-        mp = floor.get((mol, "mean predictor"), {}).get("test_energy_mae_kcal", {})
-        ridge = floor.get((mol, "ridge on 1/r"), {}).get("test_energy_mae_kcal", {})
-        present = [m for m in models if by.get((mol, m), {}).get("n_seeds")]
-        if not present:
-            out.molecules[mol] = ["no finished run"]
-            continue
-        items.append(_floor_sentence(mol, present, by, mp, ridge))
-        for eq in equivariant:
-            for inv in invariant:
-                if (mol, eq) not in by or (mol, inv) not in by:
-                    continue
-                c = compare(eq, inv, by[(mol, eq)]["test_energy_mae_kcal"],
-                            by[(mol, inv)]["test_energy_mae_kcal"])
-                if c is None:
-                    continue
-                tally.setdefault((eq, inv), []).append((mol, c.verdict))
-                out.comparisons.append({"molecule": mol, "quantity": "test_energy_mae_kcal",
-                                        **c.__dict__})
-                items.append(_mae_sentence(c))
-                latent = _latent_sentence(mol, eq, inv, by, out)
-                if latent:
-                    items.append(latent)
-        slow = [m for m in present if (by[(mol, m)].get("still_improving") or 0) > 0.5]
-        if slow:
-            items.append(f"Still improving at the last epoch (validation MAE of the last fifth "
-                         f"of the epochs ≥5% below the earlier best): {', '.join(slow)}. These "
-                         "numbers are not converged; the long preset trains to convergence.")
-        out.molecules[mol] = items
-    for (eq, inv), verdicts in tally.items():
-        out.headline.append(_headline(eq, inv, verdicts))
-    if not equivariant or not invariant:
-        out.headline.append("The study has no equivariant/invariant pair of models to compare.")
+        f = by_mol.get(mol) or MoleculeFrames(mol)
+        items = [_numbers_sentence(mol, groups, floors)]
+        items += _validity_sentences(f)
+        mine = [c for c in comps if c["molecule"] == mol]
+        reasons = {m: next(iter(r.values()), "") for m, r in f.not_learned.items()}
+        items += [comparison_sentence(c, reasons) for c in mine if c["b"] not in FLOORS]
+        floor_reasons = {k: v for k, v in reasons.items() if k in FLOORS and k != REFERENCE}
+        for m in models:
+            vs = [c for c in mine if c["a"] == m and c["b"] in FLOORS]
+            if vs:
+                items.append(floor_sentence(m, vs, floor_reasons))
+        items += _latent_sentences([c for c in latent if c["molecule"] == mol])
+        out.molecules[mol] = [t for t in items if t]
     return out
 
 
-def _headline(eq: str, inv: str, verdicts: list[tuple[str, str]]) -> str:
-    if all(v == "unknown" for _, v in verdicts):
-        return (f"Test energy MAE, {eq} vs {inv}: one seed per model, so no error bars; the "
-                "margins are stated per molecule below, without a verdict.")
-    return (f"Test energy MAE of {eq} against {inv}: "
-            + "; ".join(verdict_parts(verdicts, "lower", "higher"))
-            + " (Welch t-test over the seeds, p < 0.05).")
-
-
-def verdict_parts(verdicts: list[tuple[str, str]], better: str, worse: str) -> list[str]:
-    """``(molecule, verdict)`` pairs as phrases: "<better> on a, b", "<worse> on c",
-    "within the seed spread on d", "one seed only on e" (the empty ones left out)."""
-    words = {"better": better, "worse": worse, "tie": "within the seed spread",
-             "unknown": "one seed only"}
-    parts = []
-    for verdict, word in words.items():
-        molecules = [m for m, x in verdicts if x == verdict]
-        if molecules:
-            parts.append(f"{word} on {', '.join(molecules)}")
-    return parts
-
-
-def _floor_sentence(mol: str, present: list[str], by: dict, mp: dict, ridge: dict) -> str:
-    if not mp.get("n"):
-        return "The floors are not available."
-    beats, fails = [], []
-    for m in present:
-        s = by[(mol, m)]["test_energy_mae_kcal"]
-        if s["mean"] is None:
-            continue
-        spread = 0.0 if s["std"] is None or math.isnan(s["std"]) else s["std"]
-        ratio = mp["mean"] / s["mean"] if s["mean"] > 0 else math.inf
-        lower = f"{ratio:.1f}x lower" if ratio >= 2 else f"{(1 - 1 / ratio) * 100:.0f}% lower"
-        if s["mean"] + spread < mp["mean"]:
-            beats.append(f"{m} ({lower})")
-        else:
-            fails.append(f"{m} ({fmt(s['mean'], s['std'], 'kcal/mol')})")
-    text = f"Mean predictor: {fmt(mp['mean'], mp['std'], 'kcal/mol')} test MAE. "
-    if beats:
-        text += f"Beaten by {', '.join(beats)}. "
-    if fails:
-        text += f"Not clearly beaten (mean + one std not below it) by {', '.join(fails)}. "
-    if ridge.get("n"):
-        under = [m for m in present if (by[(mol, m)]["test_energy_mae_kcal"]["mean"] or math.inf)
-                 < ridge["mean"]]
-        text += (f"Ridge on inverse distances: {fmt(ridge['mean'], ridge['std'], 'kcal/mol')}; "
-                 f"{'below it: ' + ', '.join(under) if under else 'no model is below it'}.")
-    return text.strip()
-
-
-def _mae_sentence(c: Comparison) -> str:
-    values = (f"{fmt(c.mean_a, c.std_a)} vs {fmt(c.mean_b, c.std_b)} kcal/mol")
-    rel = abs(c.margin) / max(c.mean_b if c.margin > 0 else c.mean_a, 1e-12) * 100
-    if c.verdict == "better":
-        return (f"{c.a} is more accurate than {c.b}: test MAE {values}, "
-                f"{abs(c.margin):.3g} kcal/mol ({rel:.0f}%) lower ({_p(c)}).")
-    if c.verdict == "worse":
-        return (f"{c.a} is less accurate than {c.b}: test MAE {values}, "
-                f"{abs(c.margin):.3g} kcal/mol ({rel:.0f}%) higher ({_p(c)}).")
-    if c.verdict == "tie":
-        return (f"{c.a} and {c.b} are within the seed spread: test MAE {values}, "
-                f"difference {abs(c.margin):.3g} kcal/mol ({_p(c)}).")
-    who = c.a if c.margin > 0 else c.b
-    return (f"{c.a} vs {c.b}: test MAE {values}; {who} lower by {abs(c.margin):.3g} "
-            f"kcal/mol ({_p(c)}).")
-
-
-def _latent_sentence(mol: str, eq: str, inv: str, by: dict, out: Conclusion) -> str | None:
-    parts = []
-    for key, what in (("latent_energy_r2_probe", "energy"),
-                      ("latent_geometry_r2_probe", "geometry (mean over variables)")):
-        c = compare(eq, inv, by[(mol, eq)][key], by[(mol, inv)][key], lower_is_better=False)
-        if c is None:
-            continue
-        out.comparisons.append({"molecule": mol, "quantity": key, **c.__dict__})
-        word = {"better": f"better in {eq}", "worse": f"better in {inv}",
-                "tie": "within the seed spread", "unknown": "one seed, no verdict"}[c.verdict]
-        parts.append(f"{what}: probe R² {fmt_fixed(c.mean_a, c.std_a, 2)} vs "
-                     f"{fmt_fixed(c.mean_b, c.std_b, 2)}, {word} ({_p(c)})")
+def _numbers_sentence(mol: str, groups: list[dict[str, Any]],
+                      floors: list[dict[str, Any]]) -> str | None:
+    """Test energy MAE of every model and floor (mean ± std over seeds)."""
+    parts = [f"{g['model']} {fmt(g['test_energy_mae_kcal']['mean'], g['test_energy_mae_kcal']['std'])}"
+             for g in groups if g["molecule"] == mol and g["n_seeds"]]
+    parts += [f"{f['name']} {fmt(f['test_energy_mae_kcal']['mean'], f['test_energy_mae_kcal']['std'])}"
+              for f in floors if f["molecule"] == mol and f["test_energy_mae_kcal"].get("n")]
     if not parts:
-        return None
-    return f"Latent of {eq} vs {inv} — " + "; ".join(parts) + "."
+        return "no finished run"
+    return "Test energy MAE (kcal/mol, mean ± std over seeds): " + ", ".join(parts) + "."
+
+
+def _validity_sentences(f: MoleculeFrames) -> list[str]:
+    out = []
+    for m, per_seed in f.not_learned.items():
+        if m in FLOORS:
+            continue
+        reasons = "; ".join(f"seed {s}: {r}" for s, r in sorted(per_seed.items()))
+        out.append(f"{m} did not learn ({reasons}): it is not ranked, and a model that "
+                   "learned is better than it.")
+    if f.missing:
+        out.append("No per-frame predictions (predictions/test.npz), left out of the paired "
+                   f"comparisons: {', '.join(f.missing)}.")
+    slow = [f"{m} ({', '.join(map(str, sorted(s)))})" for m, s in f.still_improving.items() if s]
+    if slow:
+        out.append("Still improving at the last epoch (best epoch in the last 10% of the "
+                   f"epochs), seeds in brackets: {', '.join(slow)}. These errors are not "
+                   "converged; the long preset trains to convergence.")
+    return out
+
+
+LATENT = {"latent_energy_r2_probe": "energy", "latent_geometry_r2_probe":
+          "geometry (mean over variables)"}
+
+
+def _latent_comparisons(records: list[dict[str, Any]], molecules: list[str],
+                        models: list[str], frames: list[MoleculeFrames]) -> list[dict[str, Any]]:
+    """Every two models' latent probe R² per molecule, paired by seed, Holm-adjusted
+    together (higher is better; validity does not enter: a latent is scored either way)."""
+    family = []
+    for mol in molecules:
+        for key in LATENT:
+            per = {m: {int(r["seed"]): float(r[key]) for r in records
+                       if r["molecule"] == mol and r["model"] == m and r["status"] == "done"
+                       and r.get(key) is not None} for m in models}
+            for i, a in enumerate(models):
+                for b in models[i + 1:]:
+                    rec = seed_record(mol, key, a, b, per[a], per[b], lower_is_better=False)
+                    if rec is not None:
+                        family.append(rec)
+    decide(family)
+    return family
+
+
+def _latent_sentences(comps: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for c in comps:
+        if c["verdict"] in ("better", "worse"):
+            word = f"higher in {c['a'] if c['verdict'] == 'better' else c['b']}"
+        else:
+            word = c["verdict"]
+        ci = "" if c["ci_low"] is None else \
+            f", difference {c['diff_mean']:+.2f} (95% interval {c['ci_low']:+.2f} to {c['ci_high']:+.2f})"
+        out.append(f"Latent {LATENT[c['metric']]}, {c['a']} vs {c['b']}: probe R² "
+                   f"{c['mean_a']:.2f} vs {c['mean_b']:.2f}{ci}, {word} ({method_text(c)}).")
+    return out

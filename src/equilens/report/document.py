@@ -46,14 +46,14 @@ def write_report(out: Path, spec: StudySpec, runs: list[PlannedRun], *,
     main_floors = [f for f in floors if main_size is None or f["n_train"] == main_size]
     latent = aggregate.latent_table(main, spec.molecules, spec.models)
     symmetry = aggregate.symmetry_table(records, spec.molecules, spec.models)
-    conclusion = conclude(main_groups, main_floors, spec.molecules, spec.models)
+    conclusion = conclude(main_groups, main_floors, spec.molecules, spec.models, main)
     fits = _efficiency(spec, records, groups, floors, conclusion)
     against = None
     if compare:
         from equilens.report.compare import compare_studies, headline, load_other
 
         against = compare_studies(conclusion.comparisons, load_other(compare))
-        conclusion.headline.append(headline(against))
+        conclusion.add_headline(headline(against))
     invocations = _invocations(out, invocation)
     summary = {"study": spec.to_dict(), "equilens_version": __version__,
                "generated": datetime.now().isoformat(timespec="seconds"),
@@ -62,7 +62,8 @@ def write_report(out: Path, spec: StudySpec, runs: list[PlannedRun], *,
                "groups": groups, "floors": floors, "symmetry": symmetry,
                "sample_efficiency": None if fits is None else {
                    "train_sizes": sizes, "method": efficiency.METHOD, "slopes": fits},
-               "conclusion": conclusion.to_dict(), "compare": against,
+               "conclusion": conclusion.to_dict(), "comparisons": conclusion.paired,
+               "compare": against,
                "n_runs": len(records), "n_done": sum(r["status"] == "done" for r in records),
                "n_failed": sum(r["status"] == "failed" for r in records)}
     aggregate.write_results(out, records, summary, latent)
@@ -90,9 +91,6 @@ def _efficiency(spec: StudySpec, records: list[dict], groups: list[dict], floors
     for g in groups:
         if (g["still_improving"] or 0) > 0.5:
             slow[(g["molecule"], g["model"])].append(g["n_train"])
-    conclusion.headline.insert(0, f"The comparisons at one size use the largest training "
-                                  f"set ({max(spec.train_sizes)} frames); the sample-"
-                                  "efficiency verdicts use every size.")
     efficiency.conclude_efficiency(fits, spec.molecules, spec.models, slow, conclusion,
                                    floors)
     return fits

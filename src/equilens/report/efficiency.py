@@ -4,9 +4,10 @@ With ``train_sizes`` a study trains every model on each training-set size. On lo
 axes a learning curve is close to a straight line, MAE ≈ a·n^b. The slope b is fitted by
 least squares of log MAE on log n over every seed's points (more negative: the error
 falls faster as data is added). Its seed spread is the standard deviation (n-1) of the
-slopes fitted to each seed alone, and two models' slopes are compared with a Welch
-t-test over those per-seed slopes (:func:`equilens.report.conclusion.compare`), as every
-other verdict of the report.
+slopes fitted to each seed alone. Two models' slopes are compared seed by seed (seed k
+gives both models the same frames at every size): a paired t-test over their per-seed
+slopes, Holm-adjusted over every slope comparison of the study, with the four verdicts of
+:mod:`.seed_verdicts` (a model that beats the mean predictor at no size did not learn).
 
 For rMD17 the ``n`` training frames of a seed are the first ``n`` of one shuffle of the
 split's training file, so the smaller sets are inside the larger ones, and the validation
@@ -21,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from equilens.report.aggregate import stats
-from equilens.report.conclusion import Conclusion, compare, fmt, model_kind, verdict_parts
+from equilens.report.conclusion import Conclusion, fmt, model_kind
+from equilens.report.seed_verdicts import decide, method_text, seed_record
 
 #: quantity → (record key, words, unit)
 QUANTITIES: dict[str, tuple[str, str, str]] = {
@@ -31,7 +33,8 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
 #: How the slopes and their spread are computed, for the report and summary.json.
 METHOD = ("least squares of log(test MAE) on log(training frames) over every seed's "
           "points; spread: std (n-1) of the slopes fitted to each seed alone; verdicts: "
-          "Welch t-test over the per-seed slopes, p < 0.05")
+          "paired t-test over the per-seed slopes of the common seeds, Holm-adjusted over "
+          "the study's slope comparisons (a difference when the adjusted p < 0.05)")
 
 
 def fit_slope(n_train: Any, mae: Any) -> tuple[float, float]:
@@ -142,8 +145,9 @@ def conclude_efficiency(fits: list[dict[str, Any]], molecules: list[str],
                         models: list[str], still_improving: dict[tuple, list[int]],
                         out: Conclusion, floors: list[dict[str, Any]] = ()) -> None:
     """Add the slope sentences to ``out``: per molecule and quantity, every model's slope,
-    then each equivariant model against each invariant one (a Welch t-test over the
-    per-seed slopes); records each comparison in ``out.comparisons``.
+    then each equivariant model against each invariant one (a paired t-test over the
+    per-seed slopes, Holm-adjusted over all of them, see the module docstring); records
+    each comparison in ``out.comparisons`` and one headline line.
 
     ``still_improving[(molecule, model)]``: the sizes whose runs were still improving at
     their last epoch (their errors, and so the slope, are not converged). ``floors``
@@ -151,9 +155,9 @@ def conclude_efficiency(fits: list[dict[str, Any]], molecules: list[str],
     predictor at no size is said to learn nothing, whatever its slope.
     """
     by = {(f["molecule"], f["model"], f["quantity"]): f for f in fits if f["slope"] is not None}
-    equivariant = [m for m in models if model_kind(m) == "equivariant"]
-    invariant = [m for m in models if model_kind(m) == "invariant"]
-    tally: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    family = _slope_comparisons(by, molecules, models, floors)
+    decide(family)
+    out.comparisons.extend(family)
     for mol in molecules:
         items = out.molecules.setdefault(mol, [])
         for quantity, (key, words, _) in QUANTITIES.items():
@@ -164,16 +168,8 @@ def conclude_efficiency(fits: list[dict[str, Any]], molecules: list[str],
             slopes = ", ".join(f"{m} {_slope_text(by[(mol, m, quantity)])}" for m in present)
             items.append(f"Sample efficiency ({words} against {sizes[0]}–{sizes[-1]} training "
                          f"frames, slope of the log-log fit over every seed): {slopes}.")
-            for eq in (m for m in equivariant if m in present):
-                for inv in (m for m in invariant if m in present):
-                    c = compare(eq, inv, by[(mol, eq, quantity)]["seed_spread"],
-                                by[(mol, inv, quantity)]["seed_spread"])
-                    if c is None:
-                        continue
-                    out.comparisons.append({"molecule": mol, "quantity": f"slope_{key}",
-                                            **c.__dict__})
-                    tally.setdefault((eq, inv, words), []).append((mol, c.verdict))
-                    items.append(_comparison_sentence(c, words))
+            items += [_comparison_sentence(c, words) for c in family
+                      if c["molecule"] == mol and c["metric"] == f"slope_{key}"]
         mp = floor_curve(list(floors), mol, "mean predictor")
         flat = [m for m in models if (mol, m, "energy") in by
                 and never_learns(by[(mol, m, "energy")], mp)]
@@ -188,28 +184,69 @@ def conclude_efficiency(fits: list[dict[str, Any]], molecules: list[str],
                          "mix data with training length: " + "; ".join(
                              f"{m} at n = {', '.join(map(str, s))}" for m, s in slow.items())
                          + ".")
-    for (eq, inv, words), verdicts in tally.items():
-        out.headline.append(_headline(eq, inv, words, verdicts))
+    if family:
+        largest = max(n for f in fits for n in f["sizes"])
+        out.add_headline(_headline(family) + f" The other lines use the largest training set "
+                         f"({largest} frames).")
 
 
-def _comparison_sentence(c: Any, words: str) -> str:
-    spread = f"per-seed slopes {fmt(c.mean_a, c.std_a)} vs {fmt(c.mean_b, c.std_b)}"
-    if c.p_value is None:
-        return (f"{c.a} vs {c.b}: per-seed slopes {c.mean_a:.2f} vs {c.mean_b:.2f}, one seed "
-                "with two sizes or more each, no verdict.")
-    p = "p < 0.001" if c.p_value < 0.001 else f"p = {c.p_value:.3f}"
-    test = f"Welch {p} over {c.n_a} vs {c.n_b} seeds"
-    if c.verdict in ("better", "worse"):
-        fast, slow = (c.a, c.b) if c.verdict == "better" else (c.b, c.a)
+def _slope_comparisons(by: dict, molecules: list[str], models: list[str],
+                       floors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each equivariant model against each invariant one, per molecule and quantity,
+    paired by seed (records of :func:`equilens.report.seed_verdicts.seed_record`; lower
+    slope is better)."""
+    equivariant = [m for m in models if model_kind(m) == "equivariant"]
+    invariant = [m for m in models if model_kind(m) == "invariant"]
+    family = []
+    for mol in molecules:
+        mp = floor_curve(list(floors), mol, "mean predictor")
+        for quantity, (key, _, _) in QUANTITIES.items():
+            energy = {m: by.get((mol, m, "energy")) for m in models}
+            for eq in (m for m in equivariant if (mol, m, quantity) in by):
+                for inv in (m for m in invariant if (mol, m, quantity) in by):
+                    learned = [not (energy[m] and never_learns(energy[m], mp))
+                               for m in (eq, inv)]
+                    rec = seed_record(mol, f"slope_{key}", eq, inv,
+                                      by[(mol, eq, quantity)]["seed_slopes"],
+                                      by[(mol, inv, quantity)]["seed_slopes"],
+                                      lower_is_better=True, a_learned=learned[0],
+                                      b_learned=learned[1])
+                    if rec is not None:
+                        family.append(rec)
+    return family
+
+
+def _comparison_sentence(c: dict[str, Any], words: str) -> str:
+    slopes = f"per-seed slopes {c['mean_a']:.2f} vs {c['mean_b']:.2f}"
+    if c["ci_low"] is not None:
+        slopes += (f", difference {c['diff_mean']:+.2f} (95% interval {c['ci_low']:+.2f} to "
+                   f"{c['ci_high']:+.2f})")
+    test = method_text(c)
+    if c["verdict"] in ("better", "worse"):
+        fast, slow = (c["a"], c["b"]) if c["verdict"] == "better" else (c["b"], c["a"])
         return (f"The {words} of {fast} falls faster with more training frames than that of "
-                f"{slow}: {spread} ({test}).")
-    return f"The slopes of {c.a} and {c.b} are within the seed spread: {spread} ({test})."
+                f"{slow}: {slopes} ({test}).")
+    if c["verdict"] == "not comparable":
+        return (f"The slopes of {c['a']} and {c['b']} are not comparable: neither beats the "
+                f"mean predictor at any size ({slopes}).")
+    return (f"No difference detected between the slopes of {c['a']} and {c['b']}: {slopes}; "
+            f"the data rule out differences outside the interval, not smaller ones ({test}).")
 
 
-def _headline(eq: str, inv: str, words: str, verdicts: list[tuple[str, str]]) -> str:
-    parts = verdict_parts(verdicts, f"{eq} steeper", f"{inv} steeper")
-    return (f"Sample efficiency ({words} against training frames, log-log slope), {eq} vs "
-            f"{inv}: " + "; ".join(parts) + " (Welch t-test over per-seed slopes, p < 0.05).")
+def _headline(family: list[dict[str, Any]]) -> str:
+    """One line over every slope comparison: per pair and quantity, where which is steeper."""
+    groups: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+    for c in family:
+        words = next(w for k, w, _ in QUANTITIES.values() if c["metric"] == f"slope_{k}")
+        word = {"better": f"{c['a']} steeper", "worse": f"{c['b']} steeper"}.get(
+            c["verdict"], c["verdict"])
+        groups.setdefault((c["a"], c["b"], words), {}).setdefault(word, []).append(
+            c["molecule"])
+    parts = [f"{a} vs {b} ({words}): " + "; ".join(f"{w} on {', '.join(ms)}"
+                                                   for w, ms in by_word.items())
+             for (a, b, words), by_word in groups.items()]
+    return ("Sample efficiency (log-log slope against training frames; paired t-test over "
+            "seeds, Holm-adjusted): " + ". ".join(parts) + ".")
 
 
 def efficiency_panels(molecule: str, fits: list[dict[str, Any]],
