@@ -59,7 +59,7 @@ def test_tiny_study_writes_every_artefact_and_a_rerun_trains_nothing(
     assert {(g["molecule"], g["model"], g["n_seeds"]) for g in summary["groups"]} == {
         (m, k, 2) for m in ("ethanol", "uracil")
         for k in ("gcn:channels=8", "egnn:channels=4,layers=2")}
-    assert {f["name"] for f in summary["floors"]} == {"mean predictor", "ridge on 1/r"}
+    assert {f["name"] for f in summary["floors"]} == {"mean predictor", "ridge on 1/r", "kernel ridge"}
     assert summary["conclusion"]["molecules"]["ethanol"]
     study = yaml.safe_load((out / "study.yaml").read_text())
     assert study["seeds"] == [0, 1] and study["method"] == "pca"

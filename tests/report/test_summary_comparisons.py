@@ -77,5 +77,5 @@ def test_summary_has_comparisons_and_validity(tmp_path):
         row = next(csv.DictReader(handle))
     assert {"did_not_learn", "still_improving", "test_kernel_ridge_mae_kcal"} <= set(row)
     md = (tmp_path / "summary.md").read_text()
-    assert md.index("- ethanol: egnn wins") < md.index("## Energy MAE")
+    assert md.index("* ethanol: egnn wins") < md.index("## Conclusion") < md.index("## Energy MAE")
     assert "still improving at the last epoch" in md and "p < 0.05" not in md

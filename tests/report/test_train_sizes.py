@@ -113,7 +113,7 @@ def test_train_size_and_forces_errors(tmp_path):
     with pytest.raises(ConfigError, match="forces must be true or false, got 'sometimes'"):
         build_spec(path)
     path.write_text(yaml.safe_dump({"preset": "quick", "train_sizes": [10, "many"]}))
-    with pytest.raises(ConfigError, match="train_sizes must be integers"):
+    with pytest.raises(ConfigError, match=r"study.yaml: train_sizes\[1\] must be int, got .many."):
         build_spec(path)
 
 
