@@ -10,12 +10,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="t-SNE/PCA/UMAP of a run's last-layer latents coloured by "
                        "energy and geometry, with R² scores and controls.")
     p.add_argument("run_dir")
-    p.add_argument("--split", choices=["val", "test"], default="val")
+    p.add_argument("--split", choices=["val", "test"], default="test",
+                   help="frames analysed (default: the test set)")
     p.add_argument("--method", choices=["tsne", "pca", "umap"], default="tsne")
     p.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
     p.add_argument("--perplexity", type=float, default=30.0)
     p.add_argument("--top-k", type=int, default=5, help="variables in the projection grid")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="analysis seed: folds, random weights, projection (not the training seed)")
     p.add_argument("--rows", type=int, default=12, help="table rows printed (0: all)")
     p.set_defaults(func=run)
 

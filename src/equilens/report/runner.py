@@ -91,8 +91,7 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
     if not (run_dir / plan.SCORES).is_file():
         from equilens.analysis import analyze_run
 
-        analyze_run(run_dir, split="val", method=task["method"],
-                    perplexity=float(task["perplexity"]), seed=config.training.seed,
+        analyze_run(run_dir, method=task["method"], perplexity=float(task["perplexity"]),
                     device="cpu" if device == "auto" else device)
         steps.append("analyze")
 
