@@ -106,7 +106,9 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
     per_repeat = score_representations(latents, coords, lat.frames.energy, values, targets,
                                        splits_cv)
     rows = score_rows(per_repeat, targets)
-    trust = {name: trustworthiness(latents[name], coords[name]) for name in latents}
+    n_neighbors = min(10, (len(lat.frames) - 1) // 2)  # below n / 2 on a small test set
+    trust = {name: trustworthiness(latents[name], coords[name], n_neighbors)
+             for name in latents}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "latent_scores.csv", rows, SCORE_COLUMNS)
     summary = {"run_dir": str(run_dir), "model": lat.config.model,

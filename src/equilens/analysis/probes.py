@@ -5,8 +5,9 @@ the same three regressors, each fitted inside the training folds only:
 
 * ``probe`` - linear: ``StandardScaler -> RidgeCV`` (penalty per target by leave-one-out);
 * ``kernel`` - non-linear: kernel ridge regression with an RBF kernel on the standardised
-  features, kernel width and penalty chosen per target by exact leave-one-out among
-  :data:`KERNEL_GAMMAS` x :data:`KERNEL_ALPHAS`;
+  features (Nyström form on :data:`LANDMARKS` training points), kernel width and penalty
+  chosen per target by exact leave-one-out among :data:`KERNEL_GAMMAS` x
+  :data:`KERNEL_ALPHAS`;
 * ``knn`` - the mean of the k nearest neighbours (the colour gradient of a projection,
   as a number; on 2-D coordinates without standardising, which keeps neighbourhoods).
 
@@ -16,7 +17,7 @@ does not carry the target (it weights them all equally), so its R² mixes "is th
 encoded" with "is the latent low-dimensional". Kernel ridge with an RBF kernel fits any
 smooth function, its penalty shrinks it towards the mean where the data say nothing, and
 both hyperparameters are chosen per target by exact leave-one-out on the training fold
-(one eigendecomposition per width), so the same procedure adapts to a latent whose energy
+(one SVD per width), so the same procedure adapts to a latent whose energy
 is an exact linear map (egnn's head) and to one read through a per-atom MLP (gcn). kNN
 stays as ``knn_full`` and ``knn_2d``, the readings of the post's pictures.
 
@@ -38,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from equilens.analysis.scores import RIDGE_ALPHAS, varying_columns
 from equilens.errors import ConfigError, DataError
 
-__all__ = ["FOLDS", "KERNEL_ALPHAS", "KERNEL_GAMMAS", "KNN_K", "PROBES", "REPEATS",
+__all__ = ["FOLDS", "KERNEL_ALPHAS", "KERNEL_GAMMAS", "KNN_K", "LANDMARKS", "PROBES", "REPEATS",
            "kernel_ridge_predict", "repeated_r2", "repeated_splits"]
 
 FOLDS: int = 5
@@ -48,6 +49,8 @@ KNN_K: int = 10
 KERNEL_GAMMAS: tuple[float, ...] = (0.01, 0.1, 1.0)
 #: Kernel ridge penalties (the kernel's diagonal is 1).
 KERNEL_ALPHAS: np.ndarray = np.logspace(-6, 1, 8)
+#: Training points that carry the kernel (Nyström landmarks).
+LANDMARKS: int = 100
 
 Split = list[tuple[np.ndarray, np.ndarray]]
 Predictor = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -93,13 +96,30 @@ def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
+def _nystroem(x_train: np.ndarray, x_test: np.ndarray,
+              gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nyström features of exp(−γ|x − x'|²) on :data:`LANDMARKS` evenly spaced training
+    points: Φ with Φ Φᵀ ≈ K. Shapes: (n_train, d), (n_test, d) -> (n_train, m), (n_test, m)."""
+    m = min(LANDMARKS, len(x_train))
+    centres = x_train[np.linspace(0, len(x_train) - 1, m).astype(int)]
+    lam, vec = np.linalg.eigh(np.exp(-gamma * _sq_dists(centres, centres)))
+    keep = lam > 1e-10 * lam.max()
+    whiten = vec[:, keep] / np.sqrt(lam[keep])
+    return (np.exp(-gamma * _sq_dists(x_train, centres)) @ whiten,
+            np.exp(-gamma * _sq_dists(x_test, centres)) @ whiten)
+
+
 def kernel_ridge_predict(x_train: np.ndarray, y_train: np.ndarray,
                          x_test: np.ndarray) -> np.ndarray:
     """RBF kernel ridge, width and penalty per target by exact leave-one-out.
 
-    For K = V diag(λ) Vᵀ and penalty a, the hat matrix is H = V diag(λ/(λ+a)) Vᵀ and the
-    leave-one-out residual of sample i is (y_i − (Hy)_i) / (1 − H_ii) (y centred on the
-    training mean). Shapes: (n_train, d), (n_train, t), (n_test, d) -> (n_test, t).
+    The kernel is exp(−γ|x − x'|²) on standardised features with γ = g / (median squared
+    distance between training points), g in :data:`KERNEL_GAMMAS`, in its Nyström form
+    K ≈ Φ Φᵀ on :data:`LANDMARKS` training points (exact when the training fold is that
+    small). With the SVD Φ = P S Qᵀ and penalty a, the hat matrix is
+    H = P diag(s²/(s²+a)) Pᵀ and the leave-one-out residual of sample i is
+    (y_i − (Hy)_i) / (1 − H_ii) (y centred on the training mean).
+    Shapes: (n_train, d), (n_train, t), (n_test, d) -> (n_test, t).
     """
     x_train, x_test = _standardise(x_train, x_test)
     mean = y_train.mean(axis=0)
@@ -109,22 +129,21 @@ def kernel_ridge_predict(x_train: np.ndarray, y_train: np.ndarray,
     best = np.full(yc.shape[1], np.inf)
     out = np.zeros((len(x_test), yc.shape[1]))
     for g in KERNEL_GAMMAS:
-        lam, vec = np.linalg.eigh(np.exp(-(g / scale) * d_train))
-        lam = np.maximum(lam, 0.0)
-        proj = vec.T @ yc  # (n, t)
-        k_test = np.exp(-(g / scale) * _sq_dists(x_test, x_train))
+        phi, phi_test = _nystroem(x_train, x_test, g / scale)
+        p, sv, qt = np.linalg.svd(phi, full_matrices=False)
+        proj = p.T @ yc  # (r, t)
         for a in KERNEL_ALPHAS:
-            shrink = lam / (lam + a)
-            fitted = vec @ (shrink[:, None] * proj)
-            h_diag = (vec**2) @ shrink
+            shrink = sv**2 / (sv**2 + a)
+            fitted = p @ (shrink[:, None] * proj)
+            h_diag = (p**2) @ shrink
             with np.errstate(divide="ignore", invalid="ignore"):
                 err = (((yc - fitted) / (1.0 - h_diag)[:, None]) ** 2).mean(axis=0)
             err = np.where(np.isfinite(err), err, np.inf)
             better = err < best
             if better.any():
                 best[better] = err[better]
-                coef = vec @ (proj[:, better] / (lam + a)[:, None])
-                out[:, better] = k_test @ coef
+                coef = qt.T @ ((sv / (sv**2 + a))[:, None] * proj[:, better])
+                out[:, better] = phi_test @ coef
     return out + mean
 
 
