@@ -24,7 +24,13 @@ from collections.abc import Sequence
 
 from equilens.analysis.targets import InvariantTarget
 
-__all__ = ["control_features", "shares_a_vector"]
+__all__ = ["RULE", "control_features", "shares_a_vector"]
+
+#: The rule in one sentence, written beside the features into latent_scores.json.
+RULE = ("each target is predicted from every other target except those sharing an interatomic "
+        "vector with it (some member of each with two or more atoms in common), so never from "
+        "itself nor from a variable built on one of its bonds or angles; the energy from every "
+        "target")
 
 
 def shares_a_vector(a: InvariantTarget, b: InvariantTarget) -> bool:

@@ -31,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from equilens.analysis.controls import __doc__ as CONTROL_RULE
-from equilens.analysis.controls import control_features
+from equilens.analysis.controls import RULE, control_features
 from equilens.analysis.descriptors import compute_variables, derive_variables
 from equilens.analysis.figures import plot_histograms, plot_projection, plot_projection_grid
 from equilens.analysis.latents import RunLatents, extract_latents
@@ -117,7 +116,7 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
                "cv": {"folds": folds, "repeats": repeats, "seed": seed, "knn_k": KNN_K},
                "trustworthiness": trust, "by_kind": by_kind(per_repeat, rows),
                "excluded": excluded,
-               "geometry_control": {"rule": " ".join(CONTROL_RULE.split("\n\n")[1].split()),
+               "geometry_control": {"rule": RULE,
                                     "features": control_features(targets)},
                "rows": rows}
     write_json(out_dir / "latent_scores.json", summary)
