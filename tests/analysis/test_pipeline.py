@@ -30,28 +30,53 @@ def tiny_run(tmp_path_factory, rmd17_dir):
 
 def test_analyze_writes_scores_latents_and_figures(tiny_run, tmp_path):
     out = tmp_path / "analysis"
-    analysis = analyze_run(tiny_run, method="pca", out=out, top_k=3)
+    analysis = analyze_run(tiny_run, split="val", method="pca", out=out, top_k=3, repeats=3)
     with open(out / "latent_scores.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert {"target", "r2_probe", "r2_knn_2d", "r2_knn_full", "r2_probe_random",
             "r2_probe_geometry"} <= set(rows[0])
+    assert {"r2_probe_sd", "r2_kernel", "r2_kernel_sd", "r2_kernel_random",
+            "r2_kernel_geometry_sd", "n_members", "members"} <= set(rows[0])
     names = [r["target"] for r in rows]
     assert names[0] == "energy"
     assert {"C0-C1", "C0-O2", "C1-C0-O2"} <= set(names)  # the post's three ethanol variables
-    assert len(names) == 1 + 8 + 13 + 12  # energy + ethanol's bonds, angles, dihedrals
+    kinds = [r["kind"] for r in rows]
+    assert kinds.count("bond") == 5 and kinds.count("angle") == 7  # one per class
+    assert kinds.count("dihedral") == 4 and not any("sin" in n for n in names)
     summary = json.loads((out / "latent_scores.json").read_text())
-    assert summary["n_frames"] == 120 and set(summary["trustworthiness"]) == {
-        "trained", "random", "geometry"}
-    for r in analysis.rows:
-        if r["kind"] == "bond":  # a bond is a column of the geometry control: probe R² ≈ 1
-            assert r["r2_probe_geometry"] > 0.99
+    assert summary["n_frames"] == 120 and summary["split"] == "val"
+    assert set(summary["trustworthiness"]) == {"trained", "random", "geometry"}
+    assert summary["cv"] == {"folds": 5, "repeats": 3, "seed": 0, "knn_k": 10}
+    assert set(summary["by_kind"]) == {"energy", "bond", "angle", "dihedral"}
+    bond = summary["by_kind"]["bond"]
+    assert bond["n_targets"] == 5
+    assert {"trained", "random", "geometry"} <= set(bond)
+    assert bond["geometry"]["r2_probe_sd"] >= 0.0
+    assert any("reflection" in e["reason"] for e in summary["excluded"])
+    assert "C0-C1" not in summary["geometry_control"]["features"]["C0-C1"]
+    by_name = {r["target"]: r for r in analysis.rows}
+    assert by_name["C0-C1"]["r2_probe_geometry"] < 0.9  # no longer the target itself
+    assert by_name["C0-C1"]["r2_knn_2d_geometry"] is None
+    assert by_name["energy"]["r2_probe_sd"] > 0.0
     saved = np.load(out / "latents.npz")
     assert saved["latent"].shape == (120, 8) and saved["coords2d"].shape == (120, 2)
+    assert saved["target_values"].shape == (120, len(names) - 1)
     for name in ("projection_energy", "projection_energy_random", "projection_grid",
                  "hist_energy", "projection_C0-C1", "hist_C1-C0-O2"):
         image = imread(out / f"{name}.png")
         assert image.ndim == 3 and image.shape[0] > 100 and image.std() > 0
-    assert "energy" in format_scores(analysis)
+    text = format_scores(analysis)
+    assert "energy" in text and "±" in text and "bond target" in text
+
+
+def test_default_frames_are_the_test_set(tiny_run, tmp_path):
+    from equilens.errors import DataError
+
+    # The tiny run has 10 test frames: 5-fold CV needs at least 10, so this runs on them.
+    analysis = analyze_run(tiny_run, method="pca", out=tmp_path / "a", repeats=2, top_k=1)
+    assert analysis.summary["split"] == "test" and analysis.summary["n_frames"] == 10
+    with pytest.raises(DataError, match="at least 12 frames"):
+        analyze_run(tiny_run, method="pca", out=tmp_path / "b", folds=6)
 
 
 def test_latents_are_invariant_to_rotation_inversion_translation(tiny_run):

@@ -186,7 +186,8 @@ def test_spec_parsing():
     assert resolve_spec("gcn:layers=2")[1] == GCNConfig(layers=2)
     assert canonical(*resolve_spec("egnn:channels=16,l_max=0")) == "egnn:l_max=0,channels=16"
     assert canonical(*resolve_spec("gcn")) == "gcn"
-    assert model_hparams("gcn:channels=8") == {"name": "gcn", "channels": 8, "layers": 3}
+    assert model_hparams("gcn:channels=8") == {"name": "gcn", "channels": 8, "layers": 3,
+                                               "norm": "none", "envelope": "none", "rbf": 0}
     assert isinstance(build_model("gcn:channels=8", 3, CUTOFF, 5.0), GCN)
 
 

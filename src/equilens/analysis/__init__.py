@@ -9,8 +9,18 @@ from equilens.analysis.descriptors import (
 )
 from equilens.analysis.figures import plot_histograms, plot_projection, plot_projection_grid
 from equilens.analysis.latents import RunLatents, extract_latents
-from equilens.analysis.pipeline import Analysis, analyze_run, format_scores, skeleton
+from equilens.analysis.controls import control_features, shares_a_vector
+from equilens.analysis.pipeline import (
+    ANALYSIS_SEED,
+    SCORE_COLUMNS,
+    Analysis,
+    analyze_run,
+    format_scores,
+    skeleton,
+)
+from equilens.analysis.probes import kernel_ridge_predict, repeated_r2, repeated_splits
 from equilens.analysis.projection import PROJECTION_METHODS, project
+from equilens.analysis.targets import InvariantTarget, compute_targets, invariant_targets
 from equilens.analysis.scores import (
     encode_target,
     r2_knn,
@@ -20,6 +30,9 @@ from equilens.analysis.scores import (
 )
 
 __all__ = [
+    "ANALYSIS_SEED", "SCORE_COLUMNS", "InvariantTarget", "compute_targets", "control_features",
+    "invariant_targets", "kernel_ridge_predict", "repeated_r2", "repeated_splits",
+    "shares_a_vector",
     "DEFAULT_BOND_MULT", "PROJECTION_METHODS", "Analysis", "GeometricVariable", "RunLatents",
     "analyze_run", "compute_variables", "derive_variables", "encode_target", "extract_latents",
     "find_variable", "format_scores", "plot_histograms", "plot_projection",

@@ -162,9 +162,8 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
         from equilens.analysis import analyze_run
 
         step("analyze", lambda: analyze_run(
-            run_dir, split="val", method=task["method"], perplexity=float(task["perplexity"]),
-            seed=config.training.seed, device="cpu" if device == "auto" else device,
-            experiment=data.experiment))
+            run_dir, method=task["method"], perplexity=float(task["perplexity"]),
+            device="cpu" if device == "auto" else device, experiment=data.experiment))
 
 
 def _train(run_dir: Path, config: Any, data: RunData, steps: list[str],

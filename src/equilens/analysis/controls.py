@@ -1,0 +1,47 @@
+"""The geometry control: each target predicted from the other targets, never from itself.
+
+The control answers "how much of this target does the rest of the geometry already give?",
+the reference for a latent probe. For a target T its features are the values of every
+other invariant target U (see :mod:`~equilens.analysis.targets`) except those that share
+an interatomic vector with T: U is left out when some member of U and some member of T
+have at least two atoms in common. That removes T itself and every variable built on one
+of its bonds or angles, the variables that determine it or that it determines: for a bond
+i-j, every angle and dihedral containing both i and j (with the two bonds at an angle, the
+law of cosines ties the angle to the third side); for an angle i-j-k, the bonds i-j and
+j-k, the angles sharing two of its atoms and the dihedrals containing two of them; for a
+dihedral class, every bond, angle and dihedral containing two of its atoms. Variables that
+share one atom (two bonds at the same centre) stay: they share a position, not a vector.
+The energy is predicted from every target.
+
+Shapes: the control's features for a target are (n_frames, n_kept) columns of the target
+values; bonds in Å, angles in degrees, dihedral terms dimensionless (each column is
+standardised inside the training folds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from equilens.analysis.targets import InvariantTarget
+
+__all__ = ["RULE", "control_features", "shares_a_vector"]
+
+#: The rule in one sentence, written beside the features into latent_scores.json.
+RULE = ("each target is predicted from every other target except those sharing an interatomic "
+        "vector with it (some member of each with two or more atoms in common), so never from "
+        "itself nor from a variable built on one of its bonds or angles; the energy from every "
+        "target")
+
+
+def shares_a_vector(a: InvariantTarget, b: InvariantTarget) -> bool:
+    """Whether some member of ``a`` and some member of ``b`` have two or more atoms in common."""
+    return any(len(set(u.atoms) & set(v.atoms)) >= 2 for u in a.members for v in b.members)
+
+
+def control_features(targets: Sequence[InvariantTarget]) -> dict[str, list[str]]:
+    """For every target, the names of the targets its geometry control may use.
+
+    Returns ``{target name: [feature target names]}`` in the order of ``targets``; the
+    energy (not a target here) uses all of them.
+    """
+    return {t.name: [u.name for u in targets if not shares_a_vector(t, u)] for t in targets}
