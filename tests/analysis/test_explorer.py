@@ -16,7 +16,7 @@ from equilens.errors import DataError, MissingDependencyError
 from equilens.training import load_config, train
 from tests.browser import DevToolsPage
 
-N_VAL = 60
+N_TEST = 60
 MAP = "trained latent PCA"
 
 
@@ -25,7 +25,7 @@ def tiny_run(tmp_path_factory, rmd17_dir):
     """A tiny egnn trained on ethanol energies and forces (for the per-atom forces)."""
     config = load_config(overrides={
         "model": "egnn:channels=8,layers=2", "data.data_dir": str(rmd17_dir),
-        "data.n_train": 30, "data.n_val": N_VAL, "data.n_test": 10, "training.epochs": 2,
+        "data.n_train": 30, "data.n_val": 10, "data.n_test": N_TEST, "training.epochs": 2,
         "training.dtype": "float64", "training.forces": True})
     run_dir = tmp_path_factory.mktemp("run") / "ethanol-egnn"
     train(config, run_dir, progress=False)
@@ -45,19 +45,19 @@ def load_input(out) -> dict:
 
 def test_the_input_holds_every_frame_with_its_properties(tiny_run, analysed):
     data = load_input(analysed)
-    lat = extract_latents(tiny_run)
+    lat = extract_latents(tiny_run, "test")
     saved = np.load(analysed / "latents.npz")
     positions = lat.frames.positions_3d()
-    assert len(data["structures"]) == N_VAL
-    for i in (0, 17, N_VAL - 1):
+    assert len(data["structures"]) == N_TEST
+    for i in (0, 17, N_TEST - 1):
         s = data["structures"][i]
         assert s["names"] == ["C", "C", "O", "H", "H", "H", "H", "H", "H"]
         np.testing.assert_array_equal(np.column_stack([s["x"], s["y"], s["z"]]), positions[i])
     props = {k: np.array(v["values"]) for k, v in data["properties"].items()}
     assert all(v["target"] == "structure" for k, v in data["properties"].items() if "|" not in k
                and k not in ("atomic energy", "force error"))
-    variables = [str(n) for n in saved["variable_names"]]
-    assert len(variables) == 33 and "C1-C0-O2" in variables
+    variables = [str(n) for n in saved["target_names"]]  # ethanol's invariant targets
+    assert len(variables) == 16 and "C1-C0-O2" in variables
     expected = {"frame id", "energy", "predicted energy", "energy error", *variables,
                 *(f"{c} latent PCA[{k}]" for c in ("trained", "random", "geometry") for k in (1, 2)),
                 "atomic energy", "predicted |force|", "true |force|", "force error"}
@@ -72,7 +72,7 @@ def test_the_input_holds_every_frame_with_its_properties(tiny_run, analysed):
     np.testing.assert_allclose(props["predicted energy"], saved["predicted_energy"] - e_min, atol=1e-9)
     np.testing.assert_allclose(props["energy error"], saved["predicted_energy"] - saved["energy"],
                                atol=1e-9)
-    np.testing.assert_array_equal(props["C1-C0-O2"], saved["variable_values"][:, variables.index("C1-C0-O2")])
+    np.testing.assert_array_equal(props["C1-C0-O2"], saved["target_values"][:, variables.index("C1-C0-O2")])
     assert data["properties"]["energy"]["units"] == "kcal/mol"
     assert data["properties"]["C1-C0-O2"]["units"] == "deg"
     assert data["settings"]["map"]["x"]["property"] == f"{MAP}[1]"
@@ -82,23 +82,23 @@ def test_the_input_holds_every_frame_with_its_properties(tiny_run, analysed):
 
 def test_per_atom_energies_add_up_to_the_predicted_energy(tiny_run, analysed):
     data = load_input(analysed)
-    lat = extract_latents(tiny_run)
-    atomic = np.array(data["properties"]["atomic energy"]["values"]).reshape(N_VAL, 9)
+    lat = extract_latents(tiny_run, "test")
+    atomic = np.array(data["properties"]["atomic energy"]["values"]).reshape(N_TEST, 9)
     assert data["properties"]["atomic energy"]["target"] == "atom"
-    assert len(data["environments"]) == N_VAL * 9
+    assert len(data["environments"]) == N_TEST * 9
     # element means were subtracted: frame sums differ from the predictions by one constant
     offset = lat.predicted_energy - atomic.sum(axis=1)
     np.testing.assert_allclose(offset, offset[0], atol=1e-6)
-    forces = lat.predicted_forces.reshape(N_VAL, 9, 3)
+    forces = lat.predicted_forces.reshape(N_TEST, 9, 3)
     np.testing.assert_allclose(data["properties"]["predicted |force|"]["values"],
                                np.linalg.norm(forces, axis=-1).reshape(-1), atol=1e-9)
-    true = lat.frames.forces.reshape(N_VAL, 9, 3)
+    true = lat.frames.forces.reshape(N_TEST, 9, 3)
     np.testing.assert_allclose(data["properties"]["force error"]["values"],
                                np.linalg.norm(forces - true, axis=-1).reshape(-1), atol=1e-9)
     (name,) = [k for k in data["shapes"] if k.startswith("predicted force")]
     scale = float(name.split("(")[1].split()[0])
     arrows = data["shapes"][name]["parameters"]["atom"]  # one per atom, frame after frame
-    assert len(arrows) == N_VAL * 9
+    assert len(arrows) == N_TEST * 9
     np.testing.assert_allclose([a["vector"] for a in arrows[5 * 9: 6 * 9]], forces[5] * scale,
                                atol=1e-4)
 
@@ -169,13 +169,13 @@ SHOWN = """(() => {
 
 
 def test_the_page_shows_the_map_and_the_selected_frame_offline(tiny_run, analysed, chromium):
-    positions = extract_latents(tiny_run).frames.positions_3d()
+    positions = extract_latents(tiny_run, "test").frames.positions_3d()
     coords = np.load(analysed / "latents.npz")["coords2d"]
     target = 23
     with DevToolsPage(chromium) as page:
         page.open(analysed / PAGE_FILE)
         point = page.evaluate(POINT % (target, target))
-        assert point["n"] == N_VAL
+        assert point["n"] == N_TEST
         np.testing.assert_allclose(np.column_stack([point["x"], point["y"]]), coords)
         assert page.evaluate(SHOWN)["pinned"] == [0]  # the first frame before any click
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 from equilens.analysis.scores import (
-    encode_target,
     r2_knn,
     r2_probe,
-    score_targets,
     trustworthiness,
 )
 
@@ -67,52 +65,11 @@ def test_knn_2d_is_isotropic():
     assert r2_knn(coords * 7.0 + 3.0, target, standardize=False) == pytest.approx(isotropic)
 
 
-def test_circular_target_wrapping_at_180():
-    rng = np.random.default_rng(0)
-    # dihedral hopping around +-180 deg: a linear score on raw degrees would fail
-    phi = rng.normal(180.0, 25.0, N)
-    phi = (phi + 180.0) % 360.0 - 180.0
-    assert (phi > 150).any() and (phi < -150).any()
-    encoded = encode_target(phi, circular=True)
-    assert encoded.shape == (N, 2)
-    np.testing.assert_allclose(encoded[:, 0], np.sin(np.radians(phi)))
-    latent = encoded @ rng.normal(size=(2, 8)) + 1e-3 * rng.normal(size=(N, 8))
-    assert r2_probe(latent, encoded) > 0.99
-    assert r2_probe(latent, phi) < 0.8  # raw degrees jump at the wrap
-    rows = score_targets(latent, latent[:, :2], {"H3-C0-C1-H5": phi}, {"H3-C0-C1-H5"})
-    assert rows[0]["circular"] is True
-    assert rows[0]["r2_probe"] > 0.99
-    assert rows[0]["r2_knn_full"] > 0.9
-
-
-def test_encode_target_plain():
-    values = np.array([1.0, 2.0, 3.0])
-    out = encode_target(values, circular=False)
-    assert out.shape == (3,) and out.dtype == np.float64
-    np.testing.assert_array_equal(out, values)
-
-
-def test_score_targets_rows(linear_case):
-    latent, target = linear_case
-    rng = np.random.default_rng(5)
-    coords = np.column_stack([target, rng.normal(0.0, 0.01, N)])
-    targets = {"noise": rng.normal(size=N), "C0-O2": target}
-    rows = score_targets(latent, coords, targets, seed=0, k=10)
-    assert [r["target"] for r in rows] == ["noise", "C0-O2"]
-    for row in rows:
-        assert set(row) == {"target", "r2_probe", "r2_knn_2d", "r2_knn_full", "circular"}
-        assert row["circular"] is False
-        assert all(isinstance(row[k], float) for k in ("r2_probe", "r2_knn_2d", "r2_knn_full"))
-    noise, bond = rows
-    assert bond["r2_probe"] > 0.99 and bond["r2_knn_2d"] > 0.9 and bond["r2_knn_full"] > 0.9
-    assert noise["r2_probe"] < 0.1 and noise["r2_knn_2d"] < 0.1 and noise["r2_knn_full"] < 0.1
-
-
 def test_zero_variance_target_named():
     rng = np.random.default_rng(0)
     latent = rng.normal(size=(50, 4))
     with pytest.raises(ValueError, match="target 'C0-C1' has zero variance"):
-        score_targets(latent, latent[:, :2], {"ok": rng.normal(size=50), "C0-C1": np.ones(50)})
+        r2_probe(latent, np.ones(50), name="C0-C1")
     with pytest.raises(ValueError, match="target 'target' has zero variance"):
         r2_probe(latent, np.full(50, 2.0))
 
@@ -141,10 +98,6 @@ def test_input_validation(linear_case):
         r2_probe(bad, target)
     with pytest.raises(ValueError, match="non-finite"):
         r2_knn(latent, np.where(np.arange(N) == 3, np.nan, target), standardize=True)
-    with pytest.raises(ValueError, match=r"coords2d must have shape \(n, 2\), got \(300, 3\)"):
-        score_targets(latent, latent[:, :3], {"t": target})
-    with pytest.raises(ValueError, match=r"circular names \['phi'\] are not targets"):
-        score_targets(latent, latent[:, :2], {"t": target}, circular={"phi"})
     with pytest.raises(ValueError, match="k must be an integer in 1..240"):
         r2_knn(latent, target, k=500, standardize=True)
 

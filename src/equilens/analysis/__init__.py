@@ -22,10 +22,8 @@ from equilens.analysis.probes import kernel_ridge_predict, repeated_r2, repeated
 from equilens.analysis.projection import PROJECTION_METHODS, project
 from equilens.analysis.targets import InvariantTarget, compute_targets, invariant_targets
 from equilens.analysis.scores import (
-    encode_target,
     r2_knn,
     r2_probe,
-    score_targets,
     trustworthiness,
 )
 
@@ -34,8 +32,8 @@ __all__ = [
     "invariant_targets", "kernel_ridge_predict", "repeated_r2", "repeated_splits",
     "shares_a_vector",
     "DEFAULT_BOND_MULT", "PROJECTION_METHODS", "Analysis", "GeometricVariable", "RunLatents",
-    "analyze_run", "compute_variables", "derive_variables", "encode_target", "extract_latents",
+    "analyze_run", "compute_variables", "derive_variables", "extract_latents",
     "find_variable", "format_scores", "plot_histograms", "plot_projection",
-    "plot_projection_grid", "project", "r2_knn", "r2_probe", "score_targets", "skeleton",
+    "plot_projection_grid", "project", "r2_knn", "r2_probe", "skeleton",
     "trustworthiness",
 ]

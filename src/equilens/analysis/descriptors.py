@@ -154,9 +154,26 @@ def derive_variables(
     numbers, positions = _check_numbers_positions(numbers, reference_positions)
     if not np.isfinite(mult) or mult <= 0:
         raise ConfigError(f"mult must be a positive finite number, got {mult!r}")
+    pairs = _bonds(numbers, positions, float(mult))
+    neighbours: dict[int, list[int]] = {a: [] for a in range(numbers.size)}
+    for a, b in pairs:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    for a in neighbours:
+        neighbours[a].sort()
+    variables = [GeometricVariable(_label(numbers, p), "bond", p) for p in pairs]
+    variables += [GeometricVariable(_label(numbers, a), "angle", a)
+                  for a in _angles(neighbours)]
+    variables += [GeometricVariable(_label(numbers, d), "dihedral", d)
+                  for d in _dihedrals(pairs, neighbours)]
+    return variables
 
+
+def _bonds(numbers: np.ndarray, positions: np.ndarray, mult: float) -> list[tuple[int, int]]:
+    """Bonded pairs ``(i, j)``, ``i < j``, sorted: closer than ``mult`` times the sum of
+    their covalent radii (ASE's ``natural_cutoffs``)."""
     atoms = Atoms(numbers=numbers, positions=positions, pbc=False)
-    cutoffs = natural_cutoffs(atoms, mult=float(mult))
+    cutoffs = natural_cutoffs(atoms, mult=mult)
     first, second = neighbor_list("ij", atoms, cutoffs, self_interaction=False)
     pairs = sorted({(int(a), int(b)) for a, b in zip(first, second) if a < b})
     if not pairs:
@@ -165,36 +182,31 @@ def derive_variables(
             "interatomic distance exceeds mult x (sum of covalent radii); check that "
             "positions are in Å or raise mult"
         )
+    return pairs
 
-    neighbours: dict[int, list[int]] = {a: [] for a in range(numbers.size)}
-    for a, b in pairs:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    for a in neighbours:
-        neighbours[a].sort()
 
+def _angles(neighbours: dict[int, list[int]]) -> list[tuple[int, int, int]]:
+    """Angles ``(i, j, k)`` with centre ``j`` bonded to both ends and ``i < k``, sorted."""
     angles: set[tuple[int, int, int]] = set()
     for j, nbrs in neighbours.items():
         for x, i in enumerate(nbrs):
-            for k in nbrs[x + 1 :]:
+            for k in nbrs[x + 1:]:
                 angles.add((i, j, k))  # nbrs sorted, so i < k
+    return sorted(angles)
 
+
+def _dihedrals(pairs: list[tuple[int, int]],
+               neighbours: dict[int, list[int]]) -> list[tuple[int, int, int, int]]:
+    """Proper dihedrals ``(i, j, k, l)`` along bonded paths, ``j < k``, ``i != l``, sorted."""
     dihedrals: set[tuple[int, int, int, int]] = set()
     for j, k in pairs:  # j < k
         for i in neighbours[j]:
             if i == k:
                 continue
             for m in neighbours[k]:
-                if m == j or m == i:
-                    continue
-                dihedrals.add((i, j, k, m))
-
-    variables = [GeometricVariable(_label(numbers, p), "bond", p) for p in pairs]
-    variables += [GeometricVariable(_label(numbers, a), "angle", a) for a in sorted(angles)]
-    variables += [
-        GeometricVariable(_label(numbers, d), "dihedral", d) for d in sorted(dihedrals)
-    ]
-    return variables
+                if m not in (j, i):
+                    dihedrals.add((i, j, k, m))
+    return sorted(dihedrals)
 
 
 def _gather(positions: np.ndarray, variables: list[GeometricVariable]) -> np.ndarray:

@@ -10,9 +10,9 @@ the mean, negative = worse than the mean):
 * :func:`r2_knn` on 2-D projection coordinates - would the colour gradient of a
   scatter plot look smooth.
 
-A target is (n,) or (n, k). A circular target in degrees (a dihedral) is passed as
-its (sin, cos) pair, see :func:`encode_target`; for (n, k) targets the score is the
-mean R² over the columns that vary.
+A target is (n,) or (n, k); for (n, k) targets the score is the mean R² over the columns
+that vary. The analysis pipeline scores its targets with :mod:`.probes` (repeated
+cross-validation); these single-split scores are the building blocks it shares.
 
 Constant latent columns carry no information and are dropped before standardising;
 when no column varies, the R² scores are reported as exactly 0.0 (the score of the
@@ -21,7 +21,6 @@ best constant predictor, the mean).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -37,10 +36,8 @@ from equilens.errors import ConfigError, DataError
 
 __all__ = [
     "RIDGE_ALPHAS",
-    "encode_target",
     "r2_knn",
     "r2_probe",
-    "score_targets",
     "trustworthiness",
     "varying_columns",
 ]
@@ -58,26 +55,6 @@ def varying_columns(features: np.ndarray) -> np.ndarray:
     std = features.std(axis=0)
     scale = 1.0 + np.abs(features.mean(axis=0))
     return features[:, std > 1e-12 * scale]
-
-
-def encode_target(values: np.ndarray, circular: bool) -> np.ndarray:
-    """Target array for the scores.
-
-    Args:
-        values: (n,) values; degrees when ``circular``.
-        circular: True for angles that wrap (dihedrals).
-
-    Returns:
-        (n,) float64 copy of ``values`` or, if ``circular``, (n, 2) float64
-        ``[sin, cos]`` of ``values`` in radians.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1:
-        raise DataError(f"target values must be 1-D (n,), got shape {values.shape}")
-    if not circular:
-        return values.copy()
-    rad = np.radians(values)
-    return np.column_stack([np.sin(rad), np.cos(rad)])
 
 
 def _as_features(features: np.ndarray, what: str) -> np.ndarray:
@@ -138,7 +115,7 @@ def r2_probe(
 
     Args:
         features: (n, d) representation, any unit.
-        target: (n,) or (n, k) values to predict (see :func:`encode_target`).
+        target: (n,) or (n, k) values to predict .
         seed: seed of the fold shuffle.
         cv: number of folds.
         name: target name used in error messages.
@@ -229,75 +206,6 @@ def _knn_predictions(features: np.ndarray, target: np.ndarray, k: int, seed: int
         model = knn
     y = target[:, 0] if target.shape[1] == 1 else target
     return cross_val_predict(model, features, y, cv=_kfold(cv, seed)).reshape(target.shape)
-
-
-def score_targets(
-    latent: np.ndarray,
-    coords2d: np.ndarray,
-    targets: Mapping[str, np.ndarray],
-    circular: Collection[str] = frozenset(),
-    *,
-    seed: int = 0,
-    k: int = 10,
-    cv: int = 5,
-) -> list[dict[str, Any]]:
-    """Probe, 2-D kNN and full-latent kNN scores for every target.
-
-    Args:
-        latent: (n, d) representation.
-        coords2d: (n, 2) projection of that representation.
-        targets: ``{name: (n,) values}``; degrees for circular targets.
-        circular: names of targets that wrap at ±180 deg; scored through (sin, cos).
-        seed, k, cv: as for :func:`r2_probe` and :func:`r2_knn`.
-
-    Returns:
-        One row per target, in the order of ``targets``, with keys ``target`` (str),
-        ``r2_probe``, ``r2_knn_2d``, ``r2_knn_full`` (float) and ``circular`` (bool).
-    """
-    latent = _as_features(latent, "latent")
-    coords2d = _as_features(coords2d, "coords2d")
-    if coords2d.shape[1] != 2:
-        raise DataError(f"coords2d must have shape (n, 2), got {coords2d.shape}")
-    if coords2d.shape[0] != latent.shape[0]:
-        raise DataError(
-            f"latent has {latent.shape[0]} samples but coords2d has {coords2d.shape[0]}; "
-            "they must match"
-        )
-    if not targets:
-        raise ConfigError("targets is empty; give at least one {name: values}")
-    unknown = sorted(set(circular) - set(targets))
-    if unknown:
-        raise ConfigError(
-            f"circular names {unknown} are not targets; targets are {list(targets)}"
-        )
-    encoded: dict[str, np.ndarray] = {}
-    for name, values in targets.items():
-        values = np.asarray(values)
-        if values.ndim != 1:
-            raise DataError(f"target {name!r} must be 1-D (n,), got shape {values.shape}")
-        encoded[name] = _as_target(encode_target(values, name in circular), name)
-        _check_n(latent.shape[0], encoded[name].shape[0], cv, name, "latent")
-    _check_k(k, latent.shape[0], cv)
-    # All targets at once: one ridge fit and one neighbour search per fold and feature set.
-    y = np.column_stack(list(encoded.values()))
-    full = varying_columns(latent)
-    plane = varying_columns(coords2d)
-    predictions = {
-        "r2_probe": _probe_predictions(full, y, seed, cv) if full.shape[1] else None,
-        "r2_knn_2d": _knn_predictions(plane, y, k, seed, cv, False) if plane.shape[1] else None,
-        "r2_knn_full": _knn_predictions(full, y, k, seed, cv, True) if full.shape[1] else None,
-    }
-    rows: list[dict[str, Any]] = []
-    start = 0
-    for name, columns in encoded.items():
-        part = slice(start, start + columns.shape[1])
-        start = part.stop
-        row: dict[str, Any] = {"target": name}
-        for score, pred in predictions.items():
-            row[score] = 0.0 if pred is None else _r2(y[:, part], pred[:, part])
-        row["circular"] = name in circular
-        rows.append(row)
-    return rows
 
 
 def trustworthiness(latent: np.ndarray, coords2d: np.ndarray, n_neighbors: int = 10) -> float:
