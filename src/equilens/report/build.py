@@ -27,7 +27,11 @@ from equilens.study.spec import StudySpec
 FLOOR_DESCRIPTIONS = {
     "mean predictor": "predicts the training mean energy for every frame",
     "ridge on 1/r": "ridge regression of the energy on every inverse interatomic distance, "
-                    "fitted on the training frames"}
+                    "fitted on the training frames",
+    "kernel ridge": "kernel ridge regression (Gaussian kernel) on standardised inverse "
+                    "interatomic distances, its width and penalty chosen by leave-one-out "
+                    "error on the training frames only: a classical model fitted in seconds, "
+                    "the floor a learned network has to beat to have shown something"}
 
 #: Ethanol's variables of the post: C-C, C-O, C-C-O (oxygen bonded to C0 in rMD17).
 ETHANOL_VARIABLES = ("C0-C1", "C0-O2", "C1-C0-O2")
@@ -152,16 +156,29 @@ def floor_row(f: dict[str, Any]) -> FloorRow:
 
 
 def model_rows(groups: list[dict[str, Any]]) -> list[ModelRow]:
-    """The models of one block; ``best``: the lowest mean test MAE of the block."""
+    """The models of one block; ``best``: the lowest mean test MAE of the block among the
+    models that learned in every seed (a model that did not learn is never ranked)."""
     means = [g["test_energy_mae_kcal"]["mean"] for g in groups
-             if g["test_energy_mae_kcal"]["mean"] is not None]
+             if g["test_energy_mae_kcal"]["mean"] is not None and not g.get("did_not_learn")]
     best = min(means) if means else None
     return [ModelRow(
         g["model"], Stat.of(g["val_energy_mae_kcal"]), Stat.of(g["val_energy_mae_mev"]),
         Stat.of(g["test_energy_mae_kcal"]), Stat.of(g["test_energy_mae_mev"]),
         Stat.of(g["test_force_mae_kcal"]), g["n_parameters"]["mean"],
         Stat.of(g["train_time_s"]), Stat.of(g["inference_frames_per_s"]), g["n_seeds"],
-        best is not None and g["test_energy_mae_kcal"]["mean"] == best) for g in groups]
+        best is not None and not g.get("did_not_learn")
+        and g["test_energy_mae_kcal"]["mean"] == best, validity_flags(g)) for g in groups]
+
+
+def validity_flags(g: dict[str, Any]) -> str:
+    """The seeds of a model that did not learn, or were still improving at the end."""
+    parts = []
+    for flag, words in (("did_not_learn", "did not learn"), ("still_improving", "still improving")):
+        seeds = g.get(f"{flag}_seeds") or []
+        if seeds:
+            plural = "s" if len(seeds) > 1 else ""
+            parts.append(f"{words} (seed{plural} {', '.join(map(str, seeds))} of {g['n_seeds']})")
+    return "; ".join(parts)
 
 
 def latent_rows(spec: StudySpec, groups: list[dict[str, Any]]) -> list[LatentRow]:

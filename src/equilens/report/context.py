@@ -111,6 +111,7 @@ class ModelRow:
     inference: Stat  # frames/s
     n_seeds: int
     best: bool
+    flags: str = ""  # "did not learn (seeds 0, 1 of 3); still improving (seed 2 of 3)"
 
 
 @dataclass
@@ -263,8 +264,10 @@ class Efficiency:
 
 
 #: How the report words a verdict of "a against b".
-VERDICT_WORDS = {"better": "first better", "worse": "second better", "tie": "within the spread",
-                 "unknown": "one seed"}
+VERDICT_WORDS = {"better": "first better", "worse": "second better",
+                 "no difference detected": "no difference detected",
+                 "not comparable": "not comparable (neither learned)",
+                 "tie": "no difference detected", "unknown": "one seed"}
 
 
 @dataclass

@@ -264,7 +264,7 @@ def efficiency_panels(molecule: str, fits: list[dict[str, Any]],
                                  "ylabel": f"{words} ({unit})",
                                  "models": {f["model"]: f for f in mine}}
         if quantity == "energy":
-            panel["floors"] = [(name, curve) for name in ("mean predictor", "ridge on 1/r")
+            panel["floors"] = [(name, curve) for name in ("mean predictor", "ridge on 1/r", "kernel ridge")
                                if len(curve := floor_curve(floors, molecule, name)) > 1]
         panels.append(panel)
     return panels

@@ -23,6 +23,10 @@ from equilens.io import save_figure
 COLOURS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown",
            "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 
+#: Line styles of the floors, in the order the study lists them (mean predictor, ridge on
+#: 1/r, kernel ridge).
+FLOOR_STYLES: tuple = ("--", ":", (0, (5, 1, 1, 1, 1, 1)))
+
 
 def model_colours(models: list[str]) -> dict[str, str]:
     return {m: COLOURS[i % len(COLOURS)] for i, m in enumerate(models)}
@@ -76,7 +80,7 @@ def plot_learning_curves(molecule: str, histories: dict[str, list[list[dict[str,
                 ax.fill_between(epochs, np.nanmin(values, axis=0), np.nanmax(values, axis=0),
                                 color=colour, alpha=0.2, lw=0)
         if key.startswith("val"):
-            for (name, value), style in zip(floors.items(), ("--", ":")):
+            for (name, value), style in zip(floors.items(), FLOOR_STYLES):
                 if value is not None and np.isfinite(value):
                     ax.axhline(value, color="0.35", ls=style, lw=1.2, label=f"{name} (floor)")
         ax.set_yscale("log")
@@ -98,7 +102,7 @@ def plot_overview(groups: list[dict[str, Any]], floors: list[dict[str, Any]],
                   molecules: list[str], models: list[str], colours: dict[str, str],
                   out_path: Path) -> Path:
     """Test energy MAE per molecule and model (bars: mean, whiskers: std over seeds),
-    with the mean predictor and ridge floors as short horizontal lines per molecule."""
+    with the floors (mean predictor, ridge, kernel ridge) as short horizontal lines."""
     fig = Figure(figsize=(min(11.0, max(6.5, 1.2 + 0.55 * len(molecules) * (len(models) + 1))),
                           4.2), layout="constrained")
     ax = fig.add_subplot()
@@ -116,8 +120,9 @@ def plot_overview(groups: list[dict[str, Any]], floors: list[dict[str, Any]],
             stds.append(0.0 if s["std"] is None or np.isnan(s["std"]) else s["std"])
         ax.bar(xs, means, width * 0.92, yerr=stds, color=colours.get(model), capsize=3,
                label=model, error_kw={"lw": 1})
+    names = list(dict.fromkeys(f["name"] for f in floors))
     for i, mol in enumerate(molecules):
-        for name, style in (("mean predictor", "--"), ("ridge on 1/r", ":")):
+        for name, style in zip(names, FLOOR_STYLES):
             value = floor.get((mol, name))
             if value is not None and np.isfinite(value):
                 ax.hlines(value, i - 0.45, i + 0.45, colors="0.25", linestyles=style, lw=1.4,
@@ -150,7 +155,7 @@ def plot_sample_efficiency(molecule: str, panels: list[dict[str, Any]],
     for ax, panel in zip(axes, panels):
         for model, curve in panel["models"].items():
             sizes |= _draw_curve(ax, model, curve, colours.get(model, "black"))
-        for (name, floor), style in zip(panel.get("floors", []), ("-.", ":")):
+        for (name, floor), style in zip(panel.get("floors", []), FLOOR_STYLES[1:] + FLOOR_STYLES[:1]):
             ns = sorted(floor)
             ax.plot(ns, [floor[n] for n in ns], color="0.4", ls=style, lw=1.3, marker=".",
                     label=f"{name} (floor)")
