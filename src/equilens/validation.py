@@ -166,3 +166,15 @@ def dotted(overrides: dict[str, Any]) -> dict[str, Any]:
         head, _, tail = key.partition(".")
         out = merge(out, {head: dotted({tail: value}) if tail else value})
     return out
+
+
+def split_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """A model spec ``name:key=value,...`` split into its name and raw override strings."""
+    name, _, rest = spec.strip().partition(":")
+    overrides: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ConfigError(f"model spec '{spec}': '{item}' is not key=value")
+        overrides[key.strip()] = value.strip()
+    return name.strip(), overrides

@@ -18,9 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model, model_validator
 
-from equilens.errors import ConfigError
 from equilens.models.registry import ModelEntry, model_entry
-from equilens.validation import Style, invalid, validate
+from equilens.validation import Style, invalid, split_spec, validate
 
 #: Integer hyperparameters that may be 0 (every other integer must be >= 1, unless its
 #: default is 0 or less).
@@ -29,14 +28,7 @@ ZERO_ALLOWED = frozenset({"l_max"})
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Split a model spec into its name and raw override strings."""
-    name, _, rest = spec.strip().partition(":")
-    overrides: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip() or not value.strip():
-            raise ConfigError(f"model spec '{spec}': '{item}' is not key=value")
-        overrides[key.strip()] = value.strip()
-    return name.strip(), overrides
+    return split_spec(spec)
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,8 @@ def latent_rows(spec: StudySpec, groups: list[dict[str, Any]]) -> list[LatentRow
     return rows
 
 
-def _first_done(records: list[dict], molecule: str, model: str | None = None) -> dict | None:
+def first_done(records: list[dict], molecule: str, model: str | None = None) -> dict | None:
+    """The first finished run of ``molecule`` (and ``model``), or None."""
     for r in records:
         if r["molecule"] == molecule and (model is None or r["model"] == model) \
                 and r["status"] == "done":
@@ -222,14 +223,14 @@ def ethanol_variables(analysis: Path) -> list[str]:
 def ethanol(spec: StudySpec, records: list[dict[str, Any]], latent: list[dict[str, Any]],
             out: Path) -> Ethanol | None:
     """The ethanol section (None without ethanol or a finished ethanol run)."""
-    first = _first_done(records, "ethanol") if "ethanol" in spec.molecules else None
+    first = first_done(records, "ethanol") if "ethanol" in spec.molecules else None
     if not first:
         return None
     variables = ethanol_variables(Path(first["run_dir"]) / "analysis")
     hists = grid([figure(Path(first["run_dir"]) / "analysis" / f"hist_{v}.png",
                          f"ethanol: {v}, train vs validation") for v in variables])
     analysis = {m: Path(r["run_dir"]) / "analysis" for m in spec.models
-                if (r := _first_done(records, "ethanol", m))}
+                if (r := first_done(records, "ethanol", m))}
     colourings = []
     for v in ["energy"] + variables:
         maps = [figure(analysis[m] / f"projection_{v}.png", f"ethanol — {m}: coloured by {v}",

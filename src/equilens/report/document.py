@@ -19,7 +19,7 @@ from typing import Any
 
 from equilens import __version__
 from equilens.report import aggregate, efficiency
-from equilens.report.build import StudyTables, build_context
+from equilens.report.build import StudyTables, build_context, first_done
 from equilens.report.conclusion import Conclusion, conclude
 from equilens.report.figures import model_colours, plot_learning_curves, plot_overview, plot_sample_efficiency
 from equilens.report.render import render_html, render_markdown
@@ -117,14 +117,6 @@ def _invocations(out: Path, invocation: dict[str, Any] | None) -> list[dict[str,
     return previous + ([invocation] if invocation else [])
 
 
-def _first_done(records: list[dict], molecule: str, model: str | None = None) -> dict | None:
-    for r in records:
-        if r["molecule"] == molecule and (model is None or r["model"] == model) \
-                and r["status"] == "done":
-            return r
-    return None
-
-
 def _figures(out: Path, spec: StudySpec, runs: list[PlannedRun], records: list[dict],
              groups: list[dict], floors: list[dict]) -> dict[str, Any]:
     colours = model_colours(spec.models)
@@ -141,11 +133,11 @@ def _figures(out: Path, spec: StudySpec, runs: list[PlannedRun], records: list[d
                           if f["molecule"] == mol}
             figs["curves"][mol] = plot_learning_curves(
                 mol, histories, val_floors, colours, fig_dir / f"learning_curves_{mol}.png")
-        first = _first_done(records, mol)
+        first = first_done(records, mol)
         if first:
             figs["hist"][mol] = Path(first["run_dir"]) / "analysis" / "hist_energy.png"
         for m in spec.models:
-            rec = _first_done(records, mol, m)
+            rec = first_done(records, mol, m)
             if rec:
                 figs["projection"][(mol, m)] = Path(rec["run_dir"]) / "analysis" / \
                     "projection_energy.png"

@@ -22,6 +22,7 @@ import torch
 from equilens.data.molecules import closest
 from equilens.errors import ConfigError
 from equilens.models.external.base import ExternalModel, ExternalSpec
+from equilens.validation import split_spec
 
 #: Modules of this package that are not codes.
 _NOT_CODES = frozenset({"base", "inputs", "registry", "evaluate"})
@@ -57,17 +58,6 @@ def spec_name(spec: str) -> str:
 def is_external(spec: str) -> bool:
     """Whether ``spec`` names a registered external model."""
     return spec_name(spec) in codes()
-
-
-def _overrides(spec: str) -> dict[str, str]:
-    rest = spec.strip().partition(":")[2]
-    out: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip() or not value.strip():
-            raise ConfigError(f"model spec '{spec}': '{item}' is not key=value")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def require_extra(code: ExternalSpec) -> None:
@@ -110,7 +100,7 @@ def resolve_external(spec: str) -> tuple[str, object]:
     name = spec_name(spec)
     code = codes()[name]
     fields = [f.name for f in dataclasses.fields(code.config)]
-    overrides = _overrides(spec)
+    overrides = split_spec(spec)[1]
     for key in overrides:
         if key not in fields:
             raise ConfigError(f"model '{spec}': unknown key '{key}'{closest(key, fields)}; "
