@@ -29,7 +29,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from equilens.data.molecules import RMD17_MOLECULES, check_molecule, closest
 from equilens.errors import ConfigError, EquilensError
 from equilens.models import ModelSpec
-from equilens.study.presets import DEFAULT_MODELS, DEFAULT_MOLECULES, get_preset
+from equilens.study.presets import DEFAULT_MODELS, get_preset
 from equilens.training.config import Config, config_from_dict, read_yaml
 from equilens.validation import Style, allowed_keys, dotted, flatten, invalid, merge, validate
 
@@ -101,7 +101,7 @@ class StudySpec:
     """
 
     preset: str = "seed"
-    molecules: list[str] = field(default_factory=lambda: list(DEFAULT_MOLECULES))
+    molecules: list[str] | None = None  # None: the preset's
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     seeds: list[int] = field(default_factory=list)  # empty: the preset's
     train_sizes: list[int] = field(default_factory=list)  # empty: one size
@@ -113,6 +113,8 @@ class StudySpec:
     def validate(self) -> StudySpec:
         """Check every value, canonicalise the model specs; return self."""
         preset = get_preset(self.preset)
+        if self.molecules is None:
+            self.molecules = list(preset.molecules)
         if not self.molecules:
             raise ConfigError("molecules: give at least one molecule")
         for mol in self.molecules:
