@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="study file with keys preset, molecules, models, seeds, train_sizes, "
                    "forces, overrides, method, perplexity (flags override it)")
     g.add_argument("--molecules", nargs="+", metavar="MOL",
-                   help=f"rMD17 molecules (default: {' '.join(DEFAULT_MOLECULES)})")
+                   help="rMD17 molecules (default: the preset's; quick: ethanol, seed and long: "
+                   f"{' '.join(DEFAULT_MOLECULES)})")
     g.add_argument("--models", nargs="+", metavar="SPEC",
                    help=f"model specs (default: {' '.join(DEFAULT_MODELS)}); variants by "
                    "override, e.g. egnn:l_max=0 or gcn:channels=128")
