@@ -15,7 +15,7 @@ def test_seed_preset_is_the_posts_protocol():
     spec = build_spec(preset="seed")
     assert spec.molecules == ["aspirin", "ethanol", "toluene"]
     assert spec.models == ["gcn", "egnn", "egnn:l_max=0"]
-    assert spec.seeds == [0, 1, 2]
+    assert spec.seeds == [0, 1, 2, 3, 4]
     sizes = {}
     for mol in spec.molecules:
         cfg = spec.run_config(mol, "egnn", 0)
@@ -124,3 +124,10 @@ def test_cutoff_for_every_run_and_refused_by_a_model_without_one():
     assert {spec.run_config("ethanol", m, 0).data.cutoff for m in spec.models} == {4.0}
     with pytest.raises(ConfigError, match=r"data\.cutoff: model 'mlp' takes no cutoff"):
         build_spec(preset="quick", models=["gcn", "mlp"], overrides={"data.cutoff": 4.0})
+
+
+def test_quick_preset_is_the_main_job():
+    spec = build_spec(preset="quick")
+    assert spec.molecules == ["ethanol"] and spec.seeds == [0, 1, 2]
+    assert build_spec(preset="quick", molecules=["malonaldehyde"]).molecules == ["malonaldehyde"]
+    assert build_spec(preset="long").seeds == [0, 1, 2]

@@ -58,13 +58,15 @@ class Preset:
 #: defaults), 1000 training frames, 500 validation (1000 for ethanol), 500 test.
 SEED = Preset(
     name="seed",
-    description="the post's protocol: 50 epochs, lr 0.01, L1, batch 16, 1000 training frames",
+    description="the post's protocol: 50 epochs, lr 0.01, L1, batch 16, 1000 training frames, "
+                "5 seeds",
     overrides={"training.epochs": 50, "training.lr": 0.01, "training.loss": "l1",
                "training.batch_size": 16, "data.n_train": 1000, "data.n_val": 500,
                "data.n_test": 500},
     sizes={"aspirin": {"data.n_train": 1000, "data.n_val": 500},
            "ethanol": {"data.n_train": 1000, "data.n_val": 1000},
            "toluene": {"data.n_train": 1000, "data.n_val": 500}},
+    seeds=(0, 1, 2, 3, 4),
 )
 
 #: The same models and data trained to convergence: 6x the epochs, batches of 4 (4x
