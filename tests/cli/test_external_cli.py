@@ -75,3 +75,4 @@ def test_train_refuses_a_pretrained_model(rmd17_dir, tmp_path, capsys):
     assert code == 2
     assert "model 'chgnet' is pretrained; equilens does not train it" in err
     assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # refused before anything is written

@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from equilens.training import load_config, train
     from equilens.training.config import merge
-    from equilens.training.experiment import Experiment
+    from equilens.training.experiment import Experiment, check_trainable
     from equilens.training.rundir import check_data_file, default_run_dir, prepare, read_config
     from equilens.training.checkpoint import check_resume_point
 
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     check_cutoff_flag(args.cutoff, [config.model_spec])
     if args.from_run and config.data.file == base["data"]["file"]:
         check_data_file(Path(args.from_run), config)
+    check_trainable(config)
     out = Path(args.out) if args.out else default_run_dir(config)
     prepare(out, config, args.resume)
     if args.resume:

@@ -69,9 +69,7 @@ class Experiment:
 
     def new_model(self, avg_neighbours: float | None = None) -> torch.nn.Module:
         """A model for this data, normalisation fitted on the training frames."""
-        if is_external(self.config.model):
-            raise ConfigError(f"model '{self.config.model}' is pretrained; equilens does not "
-                              "train it (use `equilens check --model` or equilens.models.external)")
+        check_trainable(self.config)
         train = self.datasets["train"]
         model = build_model(self.config.model, len(self.type_map), self.config.data.cutoff,
                             avg_neighbours or train.mean_neighbours,
@@ -80,3 +78,10 @@ class Experiment:
         model.scale_shift.fit(train.atom_types.numpy(), train.n_atoms.numpy(),
                               self.splits.train.energy, forces)
         return model
+
+
+def check_trainable(config: Config) -> None:
+    """ConfigError for a pretrained model: equilens evaluates it, never trains it."""
+    if is_external(config.model):
+        raise ConfigError(f"model '{config.model}' is pretrained; equilens does not "
+                          "train it (use `equilens check --model` or equilens.models.external)")

@@ -25,7 +25,7 @@ from equilens.models import energy_and_forces
 from equilens.training import checkpoint, rundir
 from equilens.training.config import Config
 from equilens.training.curves import plot_learning_curve
-from equilens.training.experiment import Experiment, resolve_device
+from equilens.training.experiment import Experiment, check_trainable, resolve_device
 from equilens.training.predict import errors, predict
 
 METRIC_COLUMNS = ["epoch", "train_energy_mae_kcal", "val_energy_mae_kcal", "train_energy_mae_mev",
@@ -80,6 +80,7 @@ def _loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], scale: t
 def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
           progress: bool = True, experiment: Experiment | None = None) -> TrainResult:
     """Train ``config`` into ``run_dir`` (new, or continued with ``resume``)."""
+    check_trainable(config)
     run_dir = Path(run_dir) if run_dir else rundir.default_run_dir(config)
     rundir.prepare(run_dir, config, resume)
     if resume:
