@@ -1,4 +1,4 @@
-"""Figures: projections coloured by a variable, and train vs validation histograms.
+"""Figures: projections coloured by a variable, and histograms of train vs analysed frames.
 
 Every function builds its own ``matplotlib.figure.Figure`` (no pyplot state), writes
 it next to ``out_path`` under a temporary name and renames it into place, so a reader
@@ -178,22 +178,25 @@ def plot_histograms(
     unit: str,
     out_path: str | os.PathLike[str],
     bins: int = 40,
+    other: str = "validation",
 ) -> Path:
-    """Train and validation distributions of one variable on shared bins.
+    """Train and analysed-frame distributions of one variable on shared bins.
 
     Args:
         train_values: (n_train,) values of the training frames, in ``unit``.
-        val_values: (n_val,) values of the validation frames, in ``unit``.
+        val_values: (n_val,) values of the analysed frames (``other``: their set, e.g.
+            "validation" or "test"), in ``unit``.
         name: variable name, e.g. ``"C0-O2"``.
         unit: unit label, e.g. ``"Å"`` or ``"deg"``.
         out_path: file to write.
         bins: number of shared bins spanning both sets.
+        other: the name of the second set, shown in the legend and the title.
 
     Returns:
         ``out_path`` as a :class:`~pathlib.Path`.
     """
     sets = {}
-    for split, values in (("train", train_values), ("validation", val_values)):
+    for split, values in (("train", train_values), (other, val_values)):
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 1 or values.size == 0:
             raise DataError(f"{split} values of {name!r} must be a non-empty (n,) array, "
@@ -206,14 +209,14 @@ def plot_histograms(
     edges = np.histogram_bin_edges(np.concatenate(list(sets.values())), bins=int(bins))
     fig = Figure(figsize=(5.6, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    train, val = sets["train"], sets["validation"]
+    train, val = sets["train"], sets[other]
     ax.hist(train, bins=edges, density=True, color="tab:blue", alpha=0.35,
             label=f"train (n={train.size})")
     ax.hist(train, bins=edges, density=True, histtype="step", color="tab:blue", linewidth=1.2)
     ax.hist(val, bins=edges, density=True, histtype="step", color="tab:orange",
-            linewidth=1.8, label=f"validation (n={val.size})")
+            linewidth=1.8, label=f"{other} (n={val.size})")
     ax.set_xlabel(f"{name} ({unit})")
     ax.set_ylabel(f"density (1/{unit})")
-    ax.set_title(f"{name}: train vs validation")
+    ax.set_title(f"{name}: train vs {other}")
     ax.legend(frameon=False)
     return _save(fig, out_path)

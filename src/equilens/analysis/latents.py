@@ -25,11 +25,12 @@ class RunLatents:
         trained: (n_frames, latent_dim) latent of the trained model (best checkpoint).
         random: (n_frames, latent_dim) latent of the same architecture with random weights.
         predicted_energy: (n_frames,) kcal/mol of the trained model.
-        train_frames: the run's training frames (for train vs validation histograms).
+        train_frames: the run's training frames (for the histograms of train vs analysed frames).
         atomic_energy: (n_atoms_total,) kcal/mol per-atom terms of the predicted energy,
             packed like ``frames.positions``; None if not extracted.
         predicted_forces: (n_atoms_total, 3) kcal/mol/Å of the trained model, for runs
             trained on forces; None otherwise.
+        split: which frames these are, "val" or "test".
     """
 
     config: Config
@@ -40,6 +41,7 @@ class RunLatents:
     train_frames: Frames
     atomic_energy: np.ndarray | None = None
     predicted_forces: np.ndarray | None = None
+    split: str = "val"
 
 
 def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
@@ -66,4 +68,4 @@ def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
     random = predict(untrained, dataset, batch, device)
     return RunLatents(config, dataset.frames, trained[keys.LATENT], random[keys.LATENT],
                       trained[keys.ENERGY], exp.splits.train, trained[keys.ATOMIC_ENERGY],
-                      trained[keys.FORCES] if forces else None)
+                      trained[keys.FORCES] if forces else None, split)

@@ -174,8 +174,9 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[Invaria
                          f"energy and the {len(grid) - 1} best-encoded targets",
                          out_path=out_dir / "projection_grid.png")
     e_min = min(lat.train_frames.energy.min(), lat.frames.energy.min())
+    other = {"val": "validation"}.get(lat.split, lat.split)
     plot_histograms(lat.train_frames.energy - e_min, lat.frames.energy - e_min, name="E − E_min",
-                    unit="kcal/mol", out_path=out_dir / "hist_energy.png")
+                    unit="kcal/mol", out_path=out_dir / "hist_energy.png", other=other)
     heavy = skeleton(targets, lat.frames.frame_numbers(0))[:MAX_SKELETON_FIGURES]
     train_values = compute_targets(heavy, lat.train_frames.positions_3d()) if heavy else {}
     for t in heavy:
@@ -184,7 +185,7 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[Invaria
                         f"by {t.name}", label=f"{t.name} ({t.unit})",
                         out_path=out_dir / f"projection_{stem}.png")
         plot_histograms(train_values[t.name], values[t.name], name=t.name, unit=t.unit,
-                        out_path=out_dir / f"hist_{stem}.png")
+                        out_path=out_dir / f"hist_{stem}.png", other=other)
 
 
 def _pm(row: dict, column: str) -> str:
