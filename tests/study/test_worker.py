@@ -52,10 +52,10 @@ def test_a_run_builds_its_data_once_and_reads_its_best_checkpoint_once(
     assert result["ok"], result["traceback"]
     assert result["steps"] == STEPS
     # One set of splits and graphs for training, both evaluations, inference timing, the
-    # symmetry checks and the analysis; the best checkpoint read once by the worker
-    # (and once more by the analysis, which loads its own model).
+    # symmetry checks and the analysis; the best checkpoint read once, by the worker, and
+    # shared with every later step.
     assert len(splits.calls) == 1
-    assert loads.calls.count("best.pt") == 2
+    assert loads.calls.count("best.pt") == 1
     assert set(result["step_s"]) >= {"data", "load", "floors", *STEPS}
     for name in (plan.VAL_METRICS, plan.INFERENCE, plan.SYMMETRY, plan.SCORES,
                  "test_metrics.json"):

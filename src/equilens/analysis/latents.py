@@ -12,6 +12,7 @@ from equilens.data import Frames, keys
 from equilens.errors import ConfigError
 from equilens.training import Experiment, load_trained, predict
 from equilens.training.config import Config
+from equilens.training.rundir import read_config
 
 SPLITS = ("train", "val", "test")
 
@@ -45,15 +46,23 @@ class RunLatents:
 
 
 def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
-                    device: str = "cpu", experiment: Experiment | None = None) -> RunLatents:
+                    device: str = "cpu", experiment: Experiment | None = None,
+                    model: torch.nn.Module | None = None) -> RunLatents:
     """Latents of every frame of ``split`` ('val' or 'test'), batched, without gradients.
 
     Also the trained model's per-atom energies, and its forces when the run trained on them.
-    ``experiment``: the run's data already built (checked against the run), or None.
+    ``experiment``: the run's data already built (checked against the run), or None;
+    ``model``: the run's best checkpoint already loaded on ``device`` (needs ``experiment``),
+    or None to read it here.
     """
     if split not in SPLITS:
         raise ConfigError(f"split '{split}' is not one of {', '.join(SPLITS)}")
-    model, config, type_map = load_trained(run_dir, "best", device)
+    if model is None:
+        model, config, type_map = load_trained(run_dir, "best", device)
+    elif experiment is None:
+        raise ConfigError("extract_latents: a given model needs the run's experiment too")
+    else:
+        config, type_map = read_config(Path(run_dir)), experiment.type_map
     if experiment is not None:
         experiment.check_config(config, str(run_dir))
     exp = experiment or Experiment.from_config(config, type_map=type_map)

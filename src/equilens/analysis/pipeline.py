@@ -84,16 +84,19 @@ def _varying(targets: list[InvariantTarget], values: dict[str, np.ndarray],
 def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne",
                 out: str | Path | None = None, perplexity: float = 30.0, top_k: int = 5,
                 seed: int = ANALYSIS_SEED, device: str = "cpu", folds: int = FOLDS,
-                repeats: int = REPEATS, explorer: bool = True, experiment=None) -> Analysis:
+                repeats: int = REPEATS, explorer: bool = True, experiment=None,
+                model=None) -> Analysis:
     """Score and draw the latent space of a trained run (see module docstring).
 
     ``seed`` is the analysis seed (fold shuffles, random weights, projection), not the
     run's training seed. ``experiment``: the run's data already built
-    (``equilens.training.Experiment``), or None.
+    (``equilens.training.Experiment``), or None; ``model``: its best checkpoint already
+    loaded on ``device`` (with ``experiment``), or None.
     """
     run_dir = Path(run_dir)
     out_dir = Path(out) if out else run_dir / "analysis"
-    lat = extract_latents(run_dir, split, seed=seed, device=device, experiment=experiment)
+    lat = extract_latents(run_dir, split, seed=seed, device=device, experiment=experiment,
+                          model=model)
     splits_cv = repeated_splits(len(lat.frames), folds=folds, repeats=repeats, seed=seed)
     numbers = lat.frames.frame_numbers(0)
     train_pos = lat.train_frames.positions_3d()

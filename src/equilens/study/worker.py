@@ -106,6 +106,13 @@ class RunData:
         check_shared(self.run_dir, self.experiment, config, type_map)
         return model
 
+    @property
+    def model_device(self) -> Any:
+        """The device the shared model is on."""
+        from equilens.training import resolve_device
+
+        return resolve_device(self.device)
+
     @cached_property
     def floors(self) -> Any:
         from equilens.training.baselines import Floors
@@ -163,7 +170,7 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
 
         step("analyze", lambda: analyze_run(
             run_dir, method=task["method"], perplexity=float(task["perplexity"]),
-            device="cpu" if device == "auto" else device, experiment=data.experiment))
+            device=str(data.model_device), experiment=data.experiment, model=data.model))
 
 
 def _train(run_dir: Path, config: Any, data: RunData, steps: list[str],
