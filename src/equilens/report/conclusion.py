@@ -164,13 +164,6 @@ class Conclusion:
         return {"headline": list(self.headline), "molecules": self.molecules,
                 "comparisons": self.comparisons}
 
-    def markdown(self) -> str:
-        lines = [f"- {h}" for h in self.headline]
-        for mol, items in self.molecules.items():
-            lines.append(f"\n**{mol}**\n")
-            lines += [f"- {t}" for t in items]
-        return "\n".join(lines) + "\n"
-
 
 def conclude(groups: list[dict[str, Any]], floors: list[dict[str, Any]],
              molecules: list[str], models: list[str], records: list[dict[str, Any]] = (),
