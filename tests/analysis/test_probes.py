@@ -81,3 +81,22 @@ def test_constant_features_score_zero_and_too_few_frames_is_an_error():
     assert (repeated_r2(np.ones((20, 3)), y, ridge_predict, splits) == 0).all()
     with pytest.raises(DataError, match="at least 10 frames"):
         repeated_splits(9)
+
+
+@pytest.mark.parametrize("n,d,t", [(80, 5, 3), (400, 64, 10), (50, 128, 4), (300, 1, 1)])
+def test_ridge_probe_is_scikit_learn_ridgecv(n, d, t):
+    """The linear probe chooses the penalty and predicts as RidgeCV on standardised
+    features (exact leave-one-out per target), with n > d and n < d."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    from equilens.analysis.scores import RIDGE_ALPHAS
+
+    rng = np.random.default_rng(n + d)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.1, 10.0, size=d)
+    y = x[:, :1] @ rng.normal(size=(1, t)) + rng.normal(size=(n, t)) * rng.uniform(0.01, 3, t)
+    x_test = rng.normal(size=(20, d))
+    scaler = StandardScaler().fit(x)
+    ref = (RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True)
+           .fit(scaler.transform(x), y).predict(scaler.transform(x_test)).reshape(20, t))
+    np.testing.assert_allclose(ridge_predict(x, y, x_test), ref, atol=1e-10, rtol=0)

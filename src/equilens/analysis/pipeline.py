@@ -37,6 +37,7 @@ from equilens.analysis.controls import RULE, control_features
 from equilens.analysis.descriptors import compute_variables, derive_variables
 from equilens.analysis.explorer import run_explorer
 from equilens.analysis.figures import plot_histograms, plot_projection, plot_projection_grid
+from equilens.analysis.geometry import geometry_control
 from equilens.analysis.latents import RunLatents, extract_latents
 from equilens.analysis.probes import FOLDS, KNN_K, REPEATS, repeated_splits
 from equilens.analysis.projection import project
@@ -85,13 +86,15 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
                 out: str | Path | None = None, perplexity: float = 30.0, top_k: int = 5,
                 seed: int = ANALYSIS_SEED, device: str = "cpu", folds: int = FOLDS,
                 repeats: int = REPEATS, explorer: bool = True, experiment=None,
-                model=None) -> Analysis:
+                model=None, cache_dir: str | Path | None = None) -> Analysis:
     """Score and draw the latent space of a trained run (see module docstring).
 
     ``seed`` is the analysis seed (fold shuffles, random weights, projection), not the
     run's training seed. ``experiment``: the run's data already built
     (``equilens.training.Experiment``), or None; ``model``: its best checkpoint already
-    loaded on ``device`` (with ``experiment``), or None.
+    loaded on ``device`` (with ``experiment``), or None. ``cache_dir``: where the geometry
+    control of these frames is kept for other runs on the same frames
+    (:func:`~equilens.analysis.geometry.geometry_control`), or None.
     """
     run_dir = Path(run_dir)
     out_dir = Path(out) if out else run_dir / "analysis"
@@ -105,16 +108,21 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
     positions = lat.frames.positions_3d()
     values = compute_targets(targets, positions)
     targets = _varying(targets, values, excluded)
-    geometry = np.column_stack([values[t.name] for t in targets])
-    latents = {"trained": lat.trained, "random": lat.random, "geometry": geometry}
+    latents = {"trained": lat.trained, "random": lat.random}
     coords = {name: project(x, method, seed=seed, perplexity=perplexity)
               for name, x in latents.items()}
     per_repeat = score_representations(latents, coords, lat.frames.energy, values, targets,
                                        splits_cv)
-    rows = score_rows(per_repeat, targets)
     n_neighbors = min(10, (len(lat.frames) - 1) // 2)  # below n / 2 on a small test set
     trust = {name: trustworthiness(latents[name], coords[name], n_neighbors)
              for name in latents}
+    control = geometry_control(positions, lat.frames.energy, values, targets, splits_cv,
+                               method=method, seed=seed, perplexity=perplexity,
+                               n_neighbors=n_neighbors, cache_dir=cache_dir)
+    latents["geometry"], coords["geometry"] = control.features, control.coords
+    trust["geometry"] = control.trustworthiness
+    per_repeat.update({stem + "_geometry": r2 for stem, r2 in control.scores.items()})
+    rows = score_rows(per_repeat, targets)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "latent_scores.csv", rows, SCORE_COLUMNS)
     summary = {"run_dir": str(run_dir), "model": lat.config.model,

@@ -31,10 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import RepeatedKFold
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.preprocessing import StandardScaler
 
 from equilens.analysis.scores import RIDGE_ALPHAS, varying_columns
 from equilens.errors import ConfigError, DataError
@@ -73,15 +71,39 @@ def repeated_splits(n: int, *, folds: int = FOLDS, repeats: int = REPEATS,
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    scaler = StandardScaler().fit(train)
-    return scaler.transform(train), scaler.transform(test)
+    """Both sets scaled by the training set's mean and std (ddof 0; a constant column by 1),
+    as scikit-learn's ``StandardScaler``."""
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
+    return (train - mean) / std, (test - mean) / std
 
 
 def ridge_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Linear probe: (n_train, d), (n_train, t), (n_test, d) -> (n_test, t)."""
+    """Linear probe: (n_train, d), (n_train, t), (n_test, d) -> (n_test, t).
+
+    Ridge regression with an unpenalised intercept on standardised features, the penalty
+    chosen per target among :data:`RIDGE_ALPHAS` by exact leave-one-out error (the choice
+    and the predictions of scikit-learn's ``RidgeCV(alpha_per_target=True)``, without its
+    per-call overhead). With the centred features X = U S Vᵀ and penalty a, the hat matrix
+    is H = 11ᵀ/n + U diag(s²/(s²+a)) Uᵀ and the leave-one-out residual of sample i is
+    (y_i − (Hy)_i) / (1 − H_ii).
+    """
     x_train, x_test = _standardise(x_train, x_test)
-    model = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(x_train, y_train)
-    return model.predict(x_test).reshape(len(x_test), -1)
+    y_train = y_train.reshape(len(y_train), -1)
+    x_mean, y_mean = x_train.mean(axis=0), y_train.mean(axis=0)
+    yc = y_train - y_mean
+    u, s, vt = np.linalg.svd(x_train - x_mean, full_matrices=False)
+    uty = u.T @ yc  # (r, t)
+    best = np.full(yc.shape[1], np.inf)
+    chosen = np.zeros(yc.shape[1])
+    for a in RIDGE_ALPHAS:
+        shrink = s**2 / (s**2 + a)
+        h_diag = 1.0 / len(yc) + (u**2) @ shrink
+        loo = (((yc - u @ (shrink[:, None] * uty)) / (1.0 - h_diag)[:, None]) ** 2).mean(axis=0)
+        better = loo < best
+        best[better], chosen[better] = loo[better], a
+    coef = vt.T @ ((s[:, None] / (s[:, None] ** 2 + chosen[None, :])) * uty)  # (d, t)
+    return (x_test - x_mean) @ coef + y_mean
 
 
 def knn_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *,
@@ -128,8 +150,8 @@ def kernel_ridge_predict(x_train: np.ndarray, y_train: np.ndarray,
     (y_i − (Hy)_i) / (1 − H_ii) (y: the linear probe's training residuals).
     Shapes: (n_train, d), (n_train, t), (n_test, d) -> (n_test, t).
     """
-    linear_train = ridge_predict(x_train, y_train, x_train)
-    linear_test = ridge_predict(x_train, y_train, x_test)
+    both = ridge_predict(x_train, y_train, np.concatenate([x_train, x_test]))
+    linear_train, linear_test = both[:len(x_train)], both[len(x_train):]
     x_train, x_test = _standardise(x_train, x_test)
     yc = y_train - linear_train  # the kernel part fits what the linear probe leaves
     d_train = _sq_dists(x_train, x_train)

@@ -24,7 +24,7 @@ from equilens.analysis.controls import control_features
 from equilens.analysis.probes import PROBES, Split, repeated_r2
 from equilens.analysis.targets import InvariantTarget
 
-__all__ = ["KINDS", "REPRESENTATIONS", "SCORES", "by_kind", "score_columns",
+__all__ = ["KINDS", "REPRESENTATIONS", "SCORES", "by_kind", "geometry_scores", "score_columns",
            "score_representations", "score_rows"]
 
 KINDS: tuple[str, ...] = ("energy", "bond", "angle", "dihedral")
@@ -47,11 +47,18 @@ def _latent_scores(latent: np.ndarray, coords: np.ndarray, y: np.ndarray,
             for p, fn in PROBES.items()}
 
 
-def _geometry_scores(values: dict[str, np.ndarray], energy: np.ndarray, coords: np.ndarray,
-                     targets: Sequence[InvariantTarget],
-                     splits: list[Split]) -> dict[str, np.ndarray]:
-    """(n_repeats, 1 + n_targets) per score: energy from every target, each target from
-    the targets its control may use (nan where there is none, and for knn_2d)."""
+def geometry_scores(values: dict[str, np.ndarray], energy: np.ndarray, coords: np.ndarray,
+                    targets: Sequence[InvariantTarget],
+                    splits: list[Split]) -> dict[str, np.ndarray]:
+    """The geometry control's scores, ``{stem: (n_repeats, 1 + n_targets)}``: the energy
+    from every target, each target from the targets its control may use (nan where there
+    is none, and for knn_2d). ``coords``: (n, 2) the projection of every target.
+    Single-threaded BLAS, as :func:`score_representations`."""
+    with threadpool_limits(1):
+        return _geometry_scores(values, energy, coords, targets, splits)
+
+
+def _geometry_scores(values, energy, coords, targets, splits) -> dict[str, np.ndarray]:
     every = np.column_stack([values[t.name] for t in targets])
     out = {stem: np.full((len(splits), 1 + len(targets)), np.nan) for stem in SCORES.values()}
     for stem, r2 in _latent_scores(every, coords, energy[:, None], splits).items():
@@ -72,11 +79,12 @@ def score_representations(latents: dict[str, np.ndarray], coords: dict[str, np.n
                           energy: np.ndarray, values: dict[str, np.ndarray],
                           targets: Sequence[InvariantTarget],
                           splits: list[Split]) -> dict[str, np.ndarray]:
-    """R² per repeat of every column: ``{column: (n_repeats, 1 + n_targets)}``, energy first.
+    """R² per repeat of every column of the latents: ``{column: (n_repeats, 1 + n_targets)}``,
+    energy first (the geometry control's columns come from :func:`geometry_scores`).
 
     Args:
         latents: ``{"trained": (n, d), "random": (n, d)}``.
-        coords: the (n, 2) projection of each representation, ``"geometry"`` included.
+        coords: the (n, 2) projection of each latent.
         energy: (n,) kcal/mol.
         values: ``{target name: (n,)}`` from :func:`~equilens.analysis.targets.compute_targets`.
         targets: the targets, in table order.
@@ -84,19 +92,12 @@ def score_representations(latents: dict[str, np.ndarray], coords: dict[str, np.n
     """
     # The matrices are small (a few hundred frames): one BLAS thread is faster, and on a
     # busy machine many times faster, than several that wait for each other.
-    with threadpool_limits(1):
-        return _score_all(latents, coords, energy, values, targets, splits)
-
-
-def _score_all(latents, coords, energy, values, targets, splits) -> dict[str, np.ndarray]:
     y = np.column_stack([energy] + [values[t.name] for t in targets])
     out = {}
-    for name in ("trained", "random"):
-        for stem, r2 in _latent_scores(latents[name], coords[name], y, splits).items():
-            out[stem + REPRESENTATIONS[name]] = r2
-    for stem, r2 in _geometry_scores(values, energy, coords["geometry"], targets,
-                                     splits).items():
-        out[stem + "_geometry"] = r2
+    with threadpool_limits(1):
+        for name in latents:
+            for stem, r2 in _latent_scores(latents[name], coords[name], y, splits).items():
+                out[stem + REPRESENTATIONS[name]] = r2
     return out
 
 

@@ -30,6 +30,8 @@ from equilens.study.threads import available_cores, default_threads
 from equilens.study.worker import make_task
 
 LOCK = ".study.lock"
+#: Shared by the runs of a study: what depends on the frames only (the geometry control).
+CACHE = "cache"
 
 
 @dataclass
@@ -118,7 +120,8 @@ def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
     if todo:
         _preflight(todo)
         tasks = [make_task(r, threads=threads, method=spec.method,
-                           perplexity=spec.perplexity, symmetry=symmetry) for r in todo]
+                           perplexity=spec.perplexity, symmetry=symmetry,
+                           cache_dir=out / CACHE) for r in todo]
         executed = _execute(runner, tasks, len(runs), errors, say, progress)
     invocation = {"started": started, "wall_time_s": time.perf_counter() - t0,
                   "runs_executed": executed, "runs_reused": len(runs) - len(todo),

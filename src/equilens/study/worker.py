@@ -27,12 +27,14 @@ from equilens.study.threads import configure_threads
 
 
 def make_task(run: plan.PlannedRun, *, threads: int, method: str, perplexity: float,
-              symmetry: bool) -> dict[str, Any]:
-    """The picklable description of one run for :func:`run_task`."""
+              symmetry: bool, cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """The picklable description of one run for :func:`run_task`; ``cache_dir`` keeps what
+    runs on the same frames share (the geometry control)."""
     return {"run_dir": str(run.run_dir), "config": run.config.to_dict(), "label": run.label,
             "molecule": run.molecule, "model": run.model, "seed": run.seed,
             "rewrite_config": run.rewrite_config, "threads": threads, "method": method,
-            "perplexity": perplexity, "symmetry": symmetry}
+            "perplexity": perplexity, "symmetry": symmetry,
+            "cache_dir": str(cache_dir) if cache_dir else None}
 
 
 #: A failed run's traceback, in its folder (the one-line reason is in the task's result).
@@ -170,7 +172,8 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
 
         step("analyze", lambda: analyze_run(
             run_dir, method=task["method"], perplexity=float(task["perplexity"]),
-            device=str(data.model_device), experiment=data.experiment, model=data.model))
+            device=str(data.model_device), experiment=data.experiment, model=data.model,
+            cache_dir=task.get("cache_dir")))
 
 
 def _train(run_dir: Path, config: Any, data: RunData, steps: list[str],
