@@ -103,6 +103,33 @@ def test_conclusion_states_verdicts_with_margins(tmp_path):
     assert "No difference detected between gcn and egnn" in " ".join(c.molecules["ethanol"])
 
 
+def test_latent_comparisons_per_kind_and_against_random_weights(tmp_path):
+    """Latent scores are compared per kind of target (never averaged over kinds), every
+    model's trained latent against its random-weights latent, and a model that did not
+    learn is named in the sentence (its latent is still scored)."""
+    from tests.report.synthetic import build_study, conclude_records
+
+    records = build_study(tmp_path / "a", {"gcn": 3.0, "egnn": 1.0}, molecule="ethanol")
+    for r in records:
+        s = r["seed"]
+        r["latent_bond_r2_probe"] = 0.9 + 0.01 * s if r["model"] == "egnn" else 0.3 + 0.02 * s
+        r["latent_bond_r2_probe_random"] = 0.6 + 0.012 * s
+        r["latent_dihedral_r2_probe"] = 0.4 + 0.01 * s
+        r["latent_dihedral_r2_probe_random"] = 0.4 + 0.01 * s
+    c = conclude_records(records, ["gcn", "egnn"])
+    latent = [x for x in c.comparisons if x["metric"].startswith("latent_")]
+    assert {x["metric"] for x in latent} == {"latent_bond_r2_probe", "latent_dihedral_r2_probe"}
+    (vs_random,) = [x for x in latent if x["metric"] == "latent_bond_r2_probe"
+                    and x["a"] == "egnn" and x["b"] == "egnn (random weights)"]
+    assert vs_random["verdict"] == "better" and vs_random["diff_mean"] == pytest.approx(0.3, abs=0.02)
+    (tie,) = [x for x in latent if x["metric"] == "latent_dihedral_r2_probe"
+              and x["a"] == "gcn" and x["b"] == "gcn (random weights)"]
+    assert tie["verdict"] == "no difference detected"
+    text = " ".join(c.molecules["ethanol"])
+    assert "Latent bond lengths, egnn vs egnn (random weights): probe R² 0.91 vs 0.61" in text
+    assert "geometry (mean" not in text
+
+
 def test_single_seed_gives_no_verdict():
     c = compare("egnn", "gcn", stats([1.0]), stats([2.0]))
     assert c.verdict == "unknown" and c.p_value is None and c.margin == 1.0

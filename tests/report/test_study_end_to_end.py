@@ -51,6 +51,9 @@ def test_tiny_study_writes_every_artefact_and_a_rerun_trains_nothing(
         assert r["test_energy_mae_kcal"] > 0 and r["inference_frames_per_s"] > 0
         assert r["n_parameters"] > 0 and r["epochs"] == 2
         assert r["latent_energy_r2_probe"] is not None
+        for kind in ("bond", "angle"):  # per kind, trained, random weights, geometry control
+            for suffix in ("", "_random", "_geometry"):
+                assert r[f"latent_{kind}_r2_probe{suffix}"] is not None, (kind, suffix)
         assert Path(r["run_dir"]).is_dir()
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -71,7 +74,8 @@ def test_tiny_study_writes_every_artefact_and_a_rerun_trains_nothing(
     assert not re.search(r'<(img|script|link|iframe)[^>]+(src|href)="(?!data:)', page)
     assert "url(" not in page and "@import" not in page
     for text in ("Results", "Learning curves", "Energy distributions", "Latent spaces",
-                 "Ethanol: the post's variables", "mean predictor", "ridge on 1/r", "Conclusion"):
+                 "Ethanol: the post's variables", "mean predictor", "ridge on 1/r", "Conclusion",
+                 "geometry control", "probe R²: bond", "kernel R²: dihedral"):
         assert text in page, text
     if symmetry_available():
         assert "Equivariance checks" in page

@@ -216,3 +216,19 @@ def test_equal_slopes_are_no_difference_detected():
     assert "p < 0.05" not in out.headline[0]
     assert "No difference detected between the slopes of egnn and gcn" in " ".join(
         out.molecules["ethanol"])
+
+
+def test_a_model_that_learns_at_no_size_is_named_by_the_validity_rule():
+    """The flat-curve sentence follows the runs' did_not_learn flags (the report's validity
+    rule), not a mean + one std margin: a run below the mean predictor by less than the
+    seed spread but flagged as learned counts as learning."""
+    gcn = [{**r, "did_not_learn": True} for r in _records("gcn", -0.01)]
+    egnn = [{**r, "did_not_learn": r["n_train"] == SIZES[0]} for r in _records("egnn", -0.6)]
+    fits = fit_curves(gcn + egnn, ["ethanol"], ["gcn", "egnn"])
+    out = Conclusion()
+    conclude_efficiency(fits, ["ethanol"], ["gcn", "egnn"], {}, out)
+    text = " ".join(out.molecules["ethanol"])
+    assert "gcn did not learn at any training-set size" in text
+    assert "egnn did not learn" not in text
+    (comparison,) = out.comparisons
+    assert comparison["verdict"] == "better" and comparison["basis"] == "validity"

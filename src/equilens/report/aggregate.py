@@ -41,6 +41,10 @@ RECORD_COLUMNS = [
     "latent_energy_r2_knn_2d", "latent_energy_r2_knn_full", "latent_energy_r2_probe_random",
     "latent_energy_r2_knn_2d_random", "latent_geometry_r2_probe", "latent_geometry_r2_knn_2d",
     "latent_geometry_r2_probe_random", "latent_geometry_r2_knn_2d_random",
+    *(f"latent_{kind}_{stem}{suffix}" for kind in ("energy", "bond", "angle", "dihedral")
+      for stem in ("r2_probe", "r2_kernel") for suffix in ("", "_random", "_geometry")
+      if f"latent_{kind}_{stem}{suffix}" not in ("latent_energy_r2_probe",
+                                                 "latent_energy_r2_probe_random")),
     "trustworthiness", "trustworthiness_random", "symmetry_passed", "symmetry_max_rel_error",
     "n_train", "n_val", "n_test", "run_dir", "error",
 ]
@@ -174,8 +178,27 @@ def _latent_summary(scores: dict) -> dict[str, Any]:
                 "latent_geometry_r2_knn_2d": mean("r2_knn_2d"),
                 "latent_geometry_r2_probe_random": mean("r2_probe_random"),
                 "latent_geometry_r2_knn_2d_random": mean("r2_knn_2d_random")}
+    out |= _by_kind(scores.get("by_kind") or {})
     trust = scores.get("trustworthiness") or {}
     out |= {"trustworthiness": trust.get("trained"), "trustworthiness_random": trust.get("random")}
+    return out
+
+
+#: latent_scores.json's representations → the suffix of their record columns
+_REPRESENTATIONS = {"trained": "", "random": "_random", "geometry": "_geometry"}
+
+
+def _by_kind(by_kind: dict) -> dict[str, Any]:
+    """``latent_<kind>_<r2_probe|r2_kernel><suffix>``: the mean score over the kind's
+    targets (energy: the one target) of the trained latent, the random-weights latent and
+    the geometry control, from ``latent_scores.json``'s ``by_kind``."""
+    out: dict[str, Any] = {}
+    for kind, entry in by_kind.items():
+        for rep, suffix in _REPRESENTATIONS.items():
+            for stem in ("r2_probe", "r2_kernel"):
+                value = (entry.get(rep) or {}).get(stem)
+                if value is not None:
+                    out[f"latent_{kind}_{stem}{suffix}"] = value
     return out
 
 

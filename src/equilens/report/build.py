@@ -18,7 +18,7 @@ from equilens.report.context import (Colouring, Compare, CompareRow, Efficiency,
                                      FigureGrid, Floor, FloorRow, LatentMaps, LatentRow, ModelNote,
                                      ModelRow, MoleculeConclusion, ReportContext, ResultBlock, Results,
                                      RunRow, Side, SlopeRow, Stat, Symmetry, SymmetryRow,
-                                     VariableRow, WorstCheck)
+                                     VariableRow, WorstCheck, LATENT_KINDS)
 from equilens.report.header import build_header
 from equilens.study.spec import StudySpec
 
@@ -182,23 +182,31 @@ def validity_flags(g: dict[str, Any]) -> str:
 
 
 def latent_rows(spec: StudySpec, groups: list[dict[str, Any]]) -> list[LatentRow]:
-    """The latent scores per molecule × model with a finished run."""
+    """The latent scores per molecule: for every model with a finished run its trained
+    and its random-weights latent, then the geometry control (the same frames for every
+    model; taken from the group with the most seeds)."""
     by = {(g["molecule"], g["model"]): g for g in groups}
-    rows = []
+    rows: list[LatentRow] = []
     for mol in spec.molecules:
-        first = True
-        for m in spec.models:
-            g = by.get((mol, m))
-            if not g or not g["n_seeds"]:
-                continue
-            rows.append(LatentRow(
-                mol, m, *(Stat.of(g[k]) for k in (
-                    "latent_energy_r2_probe", "latent_energy_r2_knn_2d",
-                    "latent_energy_r2_probe_random", "latent_geometry_r2_probe",
-                    "latent_geometry_r2_knn_2d", "latent_geometry_r2_probe_random",
-                    "trustworthiness")), n_seeds=g["n_seeds"], first=first))
-            first = False
+        done = [(m, by[(mol, m)]) for m in spec.models if by.get((mol, m), {}).get("n_seeds")]
+        for i, (m, g) in enumerate(done):
+            for rep, suffix in (("trained", ""), ("random weights", "_random")):
+                rows.append(_latent_row(mol, m, rep, suffix, g, first=i == 0 and not suffix))
+        if done:
+            g = max((g for _, g in done), key=lambda g: g["n_seeds"])
+            rows.append(_latent_row(mol, "", "geometry control", "_geometry", g, first=False))
     return rows
+
+
+def _latent_row(mol: str, model: str, rep: str, suffix: str, g: dict[str, Any],
+                first: bool) -> LatentRow:
+    def kinds(stem: str) -> list[Stat]:
+        return [Stat.of(g.get(f"latent_{kind}_{stem}{suffix}")) for kind in LATENT_KINDS]
+
+    trust = Stat.of(g.get("trustworthiness" + ("_random" if suffix == "_random" else "")))
+    return LatentRow(mol, model, rep, kinds("r2_probe"), kinds("r2_kernel"),
+                     trust if suffix != "_geometry" else Stat(None), n_seeds=g["n_seeds"],
+                     first=first, did_not_learn=bool(model and g.get("did_not_learn")))
 
 
 def first_done(records: list[dict], molecule: str, model: str | None = None) -> dict | None:

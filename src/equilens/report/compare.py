@@ -26,7 +26,10 @@ from equilens.errors import EquilensError
 QUANTITIES = {"test_energy_mae_kcal": "test energy MAE (kcal/mol)",
               "test_force_mae_kcal": "test force MAE (kcal/mol/Å)",
               "latent_energy_r2_probe": "latent: energy probe R²",
-              "latent_geometry_r2_probe": "latent: geometry probe R²",
+              "latent_geometry_r2_probe": "latent: geometry probe R² (mean over every target)",
+              "latent_bond_r2_probe": "latent: bond-length probe R²",
+              "latent_angle_r2_probe": "latent: bond-angle probe R²",
+              "latent_dihedral_r2_probe": "latent: dihedral (cos nφ) probe R²",
               "slope_test_energy_mae_kcal": "sample efficiency: log-log slope of test energy MAE",
               "slope_test_force_mae_kcal": "sample efficiency: log-log slope of test force MAE"}
 DECISIVE = ("better", "worse")

@@ -235,27 +235,43 @@ def _validity_sentences(f: MoleculeFrames) -> list[str]:
     return out
 
 
-LATENT = {"latent_energy_r2_probe": "energy", "latent_geometry_r2_probe":
-          "geometry (mean over variables)"}
+#: The latent comparisons: record key → what it scores (linear probe R², mean over the
+#: kind's targets).
+LATENT = {"latent_energy_r2_probe": "energy", "latent_bond_r2_probe": "bond lengths",
+          "latent_angle_r2_probe": "bond angles",
+          "latent_dihedral_r2_probe": "dihedrals (cos nφ)"}
+RANDOM = " (random weights)"
 
 
 def _latent_comparisons(records: list[dict[str, Any]], molecules: list[str],
                         models: list[str], frames: list[MoleculeFrames]) -> list[dict[str, Any]]:
-    """Every two models' latent probe R² per molecule, paired by seed, Holm-adjusted
-    together (higher is better; validity does not enter: a latent is scored either way)."""
+    """Per molecule and kind of target: every two models' latent probe R², and every
+    model's trained latent against its random-weights latent, paired by seed and
+    Holm-adjusted together (higher is better). A latent is scored whether or not its model
+    learned; the records say which did not (``a_did_not_learn``, ``b_did_not_learn``)."""
     family = []
+    not_learned = {f.molecule: f.not_learned for f in frames}
     for mol in molecules:
         for key in LATENT:
-            per = {m: {int(r["seed"]): float(r[key]) for r in records
-                       if r["molecule"] == mol and r["model"] == m and r["status"] == "done"
-                       and r.get(key) is not None} for m in models}
-            for i, a in enumerate(models):
-                for b in models[i + 1:]:
-                    rec = seed_record(mol, key, a, b, per[a], per[b], lower_is_better=False)
-                    if rec is not None:
-                        family.append(rec)
+            per = {m: _per_seed(records, mol, m, key) for m in models}
+            pairs = [(a, b, per[a], per[b]) for i, a in enumerate(models) for b in models[i + 1:]]
+            pairs += [(m, m + RANDOM, per[m], _per_seed(records, mol, m, key + "_random"))
+                      for m in models]
+            for a, b, xa, xb in pairs:
+                rec = seed_record(mol, key, a, b, xa, xb, lower_is_better=False)
+                if rec is not None:
+                    bad = not_learned.get(mol, {})
+                    rec["a_did_not_learn"] = bool(bad.get(a))
+                    rec["b_did_not_learn"] = bool(bad.get(b.removesuffix(RANDOM)))
+                    family.append(rec)
     decide(family)
     return family
+
+
+def _per_seed(records: list[dict[str, Any]], mol: str, model: str, key: str) -> dict[int, float]:
+    return {int(r["seed"]): float(r[key]) for r in records
+            if r["molecule"] == mol and r["model"] == model and r["status"] == "done"
+            and r.get(key) is not None}
 
 
 def _latent_sentences(comps: list[dict[str, Any]]) -> list[str]:
@@ -267,6 +283,11 @@ def _latent_sentences(comps: list[dict[str, Any]]) -> list[str]:
             word = c["verdict"]
         ci = "" if c["ci_low"] is None else \
             f", difference {c['diff_mean']:+.2f} (95% interval {c['ci_low']:+.2f} to {c['ci_high']:+.2f})"
+        failed = [m for m, flag in ((c["a"], c.get("a_did_not_learn")),
+                                    (c["b"].removesuffix(RANDOM), c.get("b_did_not_learn")))
+                  if flag]
+        note = (f"; {' and '.join(dict.fromkeys(failed))} did not learn: its latent is scored "
+                "as a representation, not as that of a working model" if failed else "")
         out.append(f"Latent {LATENT[c['metric']]}, {c['a']} vs {c['b']}: probe R² "
-                   f"{c['mean_a']:.2f} vs {c['mean_b']:.2f}{ci}, {word} ({method_text(c)}).")
+                   f"{c['mean_a']:.2f} vs {c['mean_b']:.2f}{ci}, {word} ({method_text(c)}{note}).")
     return out

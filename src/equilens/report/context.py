@@ -147,21 +147,31 @@ class Results:
     overview: FigureGrid
 
 
+#: The latent table's kinds of target, in column order.
+LATENT_KINDS: tuple[str, ...] = ("energy", "bond", "angle", "dihedral")
+
+
 @dataclass
 class LatentRow:
-    """Latent scores of one molecule × model, R² and trustworthiness over seeds."""
+    """Latent scores of one molecule × model × representation, per kind of target, mean ±
+    std over seeds.
+
+    ``representation``: ``trained``, ``random weights`` (the same architecture untrained)
+    or ``geometry control`` (each target from the other targets; one row per molecule,
+    ``model`` empty). ``probe`` and ``kernel``: the linear and the kernel probe's R², one
+    :class:`Stat` per kind of :data:`LATENT_KINDS` (mean over the kind's targets).
+    ``did_not_learn``: the model did not learn in some seed (its latent is still scored).
+    """
 
     molecule: str
     model: str
-    energy_probe: Stat
-    energy_knn_2d: Stat
-    energy_probe_random: Stat
-    geometry_probe: Stat
-    geometry_knn_2d: Stat
-    geometry_probe_random: Stat
+    representation: str
+    probe: list[Stat]
+    kernel: list[Stat]
     trustworthiness: Stat
     n_seeds: int
     first: bool  # the molecule's first row
+    did_not_learn: bool = False
 
 
 @dataclass
@@ -355,6 +365,11 @@ class ReportContext:
     symmetry: Symmetry | None
     runs: list[RunRow]
     at: str = ""
+
+    @property
+    def latent_kinds(self) -> tuple[str, ...]:
+        """The kinds of target of the latent table's columns."""
+        return LATENT_KINDS
 
     @property
     def failed_runs(self) -> list[RunRow]:

@@ -105,7 +105,8 @@ def fit_curves(records: list[dict[str, Any]], molecules: list[str], models: list
                     "molecule": mol, "model": model, "quantity": quantity, "key": key,
                     "unit": unit, "sizes": sorted({p[1] for p in points}),
                     "n_points": len(points), "points": points, "slope": None,
-                    "prefactor": None, "r2": None, "seed_slopes": {}}
+                    "prefactor": None, "r2": None, "seed_slopes": {},
+                    "learned": _learned(records, mol, model)}
                 if len(entry["sizes"]) >= 2:
                     ns, values = [p[1] for p in points], [p[2] for p in points]
                     entry["slope"], entry["prefactor"] = fit_slope(ns, values)
@@ -120,6 +121,17 @@ def fit_curves(records: list[dict[str, Any]], molecules: list[str], models: list
     return out
 
 
+def _learned(records: list[dict[str, Any]], molecule: str, model: str) -> dict[int, list[bool]]:
+    """Per training-set size, whether each finished run learned (the report's validity
+    rule, ``did_not_learn`` of the records); runs without the flag are left out."""
+    out: dict[int, list[bool]] = {}
+    for r in records:
+        if (r["molecule"] == molecule and r["model"] == model and r["status"] == "done"
+                and r.get("did_not_learn") is not None):
+            out.setdefault(int(r["n_train"]), []).append(not r["did_not_learn"])
+    return out
+
+
 def _slope_text(fit: dict[str, Any]) -> str:
     spread = fit["seed_spread"]
     if spread["n"] >= 2:
@@ -128,8 +140,13 @@ def _slope_text(fit: dict[str, Any]) -> str:
 
 
 def never_learns(fit: dict[str, Any], mean_predictor: dict[int, float]) -> bool:
-    """Whether a model's energy MAE is not clearly below the mean predictor's (mean + one
-    std over seeds not below it) at any size: a flat curve then means nothing is learnt."""
+    """Whether no run of the model learned at any size: by the report's validity rule
+    (``fit["learned"]``, see :mod:`.validity`) when the runs carry it; otherwise by the
+    energy MAE, mean + one std over seeds not below the mean predictor's at any size.
+    A flat curve then means nothing is learnt."""
+    learned = fit.get("learned") or {}
+    if any(learned.values()):
+        return not any(any(flags) for flags in learned.values())
     sizes = [n for n in fit["sizes"] if n in mean_predictor]
     if not sizes:
         return False
@@ -174,10 +191,10 @@ def conclude_efficiency(fits: list[dict[str, Any]], molecules: list[str],
         flat = [m for m in models if (mol, m, "energy") in by
                 and never_learns(by[(mol, m, "energy")], mp)]
         if flat:
-            items.append(f"{', '.join(flat)} {'does' if len(flat) == 1 else 'do'} not clearly "
-                         "beat the mean predictor (mean + one std below it) at any size: a "
-                         "flat curve here means nothing is learnt from these frames, not that "
-                         "no more data is needed.")
+            items.append(f"{', '.join(flat)} did not learn at any training-set size "
+                         "(predictions nearly constant, or the error not below the mean "
+                         "predictor's): a flat curve here means nothing is learnt from these "
+                         "frames, not that no more data is needed.")
         slow = {m: sizes for (mo, m), sizes in still_improving.items() if mo == mol and sizes}
         if slow:
             items.append("Still improving at the last epoch, so those errors and the slopes "
