@@ -44,6 +44,7 @@ def _cell(size: int, strain: float, alloy: bool, rng: np.random.Generator):
 def _labelled(atoms):
     """A copy of ``atoms`` holding its EMT energy, forces and stress as stored results."""
     copy = atoms.copy()
+    copy.wrap()  # atoms that crossed a face back into the cell (same structure)
     copy.calc = SinglePointCalculator(copy, energy=atoms.get_potential_energy(),
                                       forces=atoms.get_forces(), stress=atoms.get_stress())
     return copy
