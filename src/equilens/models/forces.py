@@ -34,7 +34,7 @@ def energy_and_forces(model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
     """The model's outputs, with FORCES (n_atoms, 3) kcal/mol/Å added when ``forces``
     and STRESS (n_frames, 3, 3) kcal/mol/Å³ when ``stress``.
 
-    The stress is (1/V) ∂E/∂ε at zero strain, V = det(cell) in Å³: ASE's convention
+    The stress is (1/V) ∂E/∂ε at zero strain, V = |det(cell)| in Å³: ASE's convention
     (positive under tension, ``ase.stress`` and ``calculate_numerical_stress``); it
     needs CELL in the batch (periodic frames), else a DataError.
 
@@ -54,7 +54,7 @@ def energy_and_forces(model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
     if forces:
         out[keys.FORCES] = -grads[0].to(positions.dtype)
     if stress:
-        volume = torch.linalg.det(batch[keys.CELL].to(positions.dtype))
+        volume = torch.linalg.det(batch[keys.CELL].to(positions.dtype)).abs()
         out[keys.STRESS] = grads[1].to(positions.dtype) / volume[:, None, None]
     if not training:
         out = {k: (v.detach() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}

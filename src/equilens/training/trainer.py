@@ -83,7 +83,7 @@ def _loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], scale: t
         d_forces = (out[keys.FORCES] - batch[keys.FORCES]) / scale
         loss = loss + t_cfg.force_weight * penalty(d_forces).mean()
     if t_cfg.stress:
-        per_atom = torch.linalg.det(batch[keys.CELL]) / batch[keys.N_ATOMS] / scale
+        per_atom = torch.linalg.det(batch[keys.CELL]).abs() / batch[keys.N_ATOMS] / scale
         d_stress = (out[keys.STRESS] - batch[keys.STRESS]) * per_atom[:, None, None]
         loss = loss + t_cfg.stress_weight * penalty(d_stress).mean()
     return loss
