@@ -41,8 +41,9 @@ def load_splits(config: Config) -> Splits:
     else:
         splits = split_rmd17(d.molecule, d.split, labels=d.labels, data_dir=d.data_dir, **sizes)
     if config.training.stress and splits.train.stress is None:
-        raise DataError(f"training.stress is set but {splits.train.source or d.molecule} has no "
-                        f"stress under data.stress_key '{d.stress_key}' in every frame")
+        where = (f"{d.file} has no stress under data.stress_key '{d.stress_key}' in every frame"
+                 if d.file else f"rMD17 {d.molecule} has no stress (molecules, not periodic)")
+        raise DataError(f"training.stress is set but {where}")
     return splits
 
 
