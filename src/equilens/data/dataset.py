@@ -66,7 +66,8 @@ class GraphDataset:
         energy: (n_frames,) float64 kcal/mol; forces: (n_atoms_total, 3) kcal/mol/Å or None.
         periodic: True when some frame is periodic; then ``cell`` (n_frames, 3, 3) Å and
             ``shifts`` (n_edges_total, 3) (integer cell shifts, in ``dtype``) are tensors
-            and every batch carries CELL and EDGE_SHIFTS; otherwise both are None.
+            and every batch carries CELL, PBC ((n_frames, 3) bool) and EDGE_SHIFTS;
+            otherwise they are None.
         stress: (n_frames, 3, 3) float64 kcal/mol/Å³ or None.
     """
 
@@ -88,6 +89,7 @@ class GraphDataset:
         self.periodic = frames.periodic
         self.cell = torch.as_tensor(frames.cell, dtype=dtype) if self.periodic else None
         self.shifts = torch.as_tensor(shifts, dtype=dtype) if self.periodic else None
+        self.pbc = torch.as_tensor(frames.pbc) if self.periodic else None
         self.stress = (None if frames.stress is None
                        else torch.as_tensor(frames.stress, dtype=torch.float64))
 
@@ -139,6 +141,7 @@ class GraphDataset:
             out[keys.FORCES] = self.forces[atoms]
         if self.periodic:
             out[keys.CELL] = self.cell[index]
+            out[keys.PBC] = self.pbc[index]
             out[keys.EDGE_SHIFTS] = self.shifts[edge_rows]
         if self.stress is not None:
             out[keys.STRESS] = self.stress[index]

@@ -22,6 +22,9 @@ EDGE_INDEX: Final[str] = "edge_index"
 # (n_frames, 3, 3) float, Å. Cell of each frame, rows the lattice vectors a, b, c; in a
 # batch only when its data set is periodic (zero rows for a direction without a cell).
 CELL: Final[str] = "cell"
+# (n_frames, 3) bool. Periodic directions of each frame (along a, b, c); in a batch only
+# when its data set is periodic (the pretrained models build their own graphs from it).
+PBC: Final[str] = "pbc"
 # (n_edges, 3) float (integer values). Cell shift S of edge j -> i: the neighbour is the
 # image x_j + S·cell of atom j; in a batch only when its data set is periodic.
 EDGE_SHIFTS: Final[str] = "edge_shifts"

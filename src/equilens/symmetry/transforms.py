@@ -22,7 +22,7 @@ from equilens.errors import DataError
 ATOM_KEYS = (keys.POSITIONS, keys.ATOM_TYPES, keys.ATOMIC_NUMBERS, keys.BATCH, keys.FORCES,
              keys.ATOMIC_ENERGY)
 #: Keys with one row per frame, left alone by every transformation here.
-FRAME_KEYS = (keys.N_ATOMS, keys.ENERGY, keys.CELL, keys.STRESS)
+FRAME_KEYS = (keys.N_ATOMS, keys.ENERGY, keys.CELL, keys.PBC, keys.STRESS)
 #: Keys with one column (EDGE_INDEX) or row per edge.
 EDGE_KEYS = (keys.EDGE_INDEX, keys.EDGE_VECTORS, keys.EDGE_LENGTHS, keys.EDGE_HARMONICS,
              keys.EDGE_ENVELOPE, keys.EDGE_SHIFTS)
