@@ -21,8 +21,8 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from equilens.data import Frames, GraphDataset, keys
 from equilens.data.periodic import matrix_to_voigt
 from equilens.data.units import KCAL_MOL_TO_EV
-from equilens.models import energy_and_forces
 from equilens.errors import DataError
+from equilens.models import energy_and_forces
 from equilens.training.checkpoint import load_trained
 from equilens.training.experiment import DTYPES, resolve_device
 

@@ -37,9 +37,10 @@ from equilens.symmetry.transforms import random_orthogonal
 
 def _replace(frames: Frames, **changes) -> Frames:
     """``frames`` with some arrays replaced (labels dropped: they no longer apply)."""
-    fields = dict(numbers=frames.numbers, positions=frames.positions, n_atoms=frames.n_atoms,
-                  energy=frames.energy, forces=None, frame_ids=frames.frame_ids,
-                  source=frames.source, cell=frames.cell, pbc=frames.pbc)
+    fields = {"numbers": frames.numbers, "positions": frames.positions,
+              "n_atoms": frames.n_atoms, "energy": frames.energy, "forces": None,
+              "frame_ids": frames.frame_ids, "source": frames.source, "cell": frames.cell,
+              "pbc": frames.pbc}
     return Frames(**(fields | changes))
 
 
