@@ -26,16 +26,16 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import thermalize_momenta
 
 
-def _cell(size: int, strain: float, alloy: bool, rng: np.random.Generator):
+def _cell(size: int, strain: float, gold: np.ndarray | None):
     """A cubic fcc cell of 4·size³ atoms, its lattice constant scaled by 1 + strain.
 
+    ``gold``: indices of the atoms that are Au (a CuAu alloy), or None for pure Cu.
     Lattice constants: Cu 3.61 Å; the CuAu alloy the mean of Cu's and Au's (4.08 Å,
     Vegard's law), so that strain 0 is near zero pressure.
     """
-    a = (3.61 + 4.08) / 2 if alloy else 3.61
+    a = (3.61 + 4.08) / 2 if gold is not None else 3.61
     atoms = bulk("Cu", "fcc", a=a * (1.0 + strain), cubic=True).repeat(size)
-    if alloy:  # a random CuAu alloy, half of each
-        gold = rng.permutation(len(atoms))[: len(atoms) // 2]
+    if gold is not None:
         atoms.numbers[gold] = 79
     atoms.calc = EMT()
     return atoms
@@ -59,7 +59,8 @@ def generate(n_frames: int, *, size: int = 2, alloy: bool = False,
     Args:
         n_frames: frames in all (each (temperature, strain) run gives its share).
         size: repeats of the 4-atom cubic fcc cell along each axis (4·size³ atoms).
-        alloy: a random 50/50 CuAu alloy instead of pure Cu.
+        alloy: a random 50/50 CuAu alloy instead of pure Cu (one decoration for all
+            frames, so that they share one atom list, as an MD trajectory).
         temperatures: Langevin thermostat temperatures, K.
         strains: relative change of the lattice constant (a volume change of (1+s)³).
         interval: MD steps (of 2 fs) between sampled frames.
@@ -70,11 +71,14 @@ def generate(n_frames: int, *, size: int = 2, alloy: bool = False,
         (eV), forces (eV/Å) and stress (eV/Å³).
     """
     rng = np.random.default_rng(seed)
+    n_atoms = 4 * size**3
+    # one random decoration, half Au, for every run: all frames share one atom list
+    gold = rng.permutation(n_atoms)[: n_atoms // 2] if alloy else None
     conditions = list(itertools.product(temperatures, strains))
     frames = []
     for k, (temperature, strain) in enumerate(conditions):
         share = n_frames // len(conditions) + (k < n_frames % len(conditions))
-        atoms = _cell(size, strain, alloy, rng)
+        atoms = _cell(size, strain, gold)
         thermalize_momenta(atoms, temperature_K=temperature, rng=rng)
         dyn = Langevin(atoms, 2.0 * units.fs, temperature_K=temperature, friction=0.02,
                        fixcm=False, rng=rng)

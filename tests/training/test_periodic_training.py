@@ -82,3 +82,14 @@ def test_stress_term_of_the_loss():
     out = {keys.ENERGY: torch.zeros(1), keys.STRESS: torch.full((1, 3, 3), 0.5)}
     loss = _loss(out, batch, torch.tensor(0.5), config.training)
     assert float(loss) == pytest.approx(2.0 * 0.5 * 8 / 4 / 0.5)
+
+
+def test_evaluate_reports_stress_errors(stress_run):
+    from equilens.training.evaluate import evaluate, format_evaluation
+
+    result = evaluate(stress_run)
+    model = result["model"]
+    assert model["stress_mae_mev"] == pytest.approx(model["stress_mae_kcal"] * 43.364, rel=1e-3)
+    assert 0 < model["stress_mae_kcal"] <= model["stress_rmse_kcal"]
+    assert "stress: MAE" in format_evaluation(result)
+    assert json.loads((stress_run / "test_metrics.json").read_text())["model"]["stress_mae_mev"] > 0
