@@ -82,3 +82,19 @@ def test_npt_dynamics_changes_the_volume(emt_run, cell):
     dyn.run(5)
     assert np.isfinite(cell.get_potential_energy())
     assert cell.get_volume() != pytest.approx(volume, rel=1e-9)
+
+
+def test_nve_conserves_energy_in_a_periodic_cell(emt_run, cell):
+    """Velocity Verlet, 1 fs, 100 steps at ~600 K on the CuAu cell, float64 model: the
+    total energy drifts by far less than the potential energy moves."""
+    from ase.md.verlet import VelocityVerlet
+
+    cell.calc = EquilensCalculator(emt_run, dtype="float64")
+    thermalize_momenta(cell, temperature_K=600, rng=np.random.default_rng(1))
+    potential, total = [], []
+    dyn = VelocityVerlet(cell, 1.0 * units.fs)
+    dyn.attach(lambda: (potential.append(cell.get_potential_energy()),
+                        total.append(cell.get_total_energy())), interval=1)
+    dyn.run(100)
+    assert np.ptp(potential) > 0.05  # eV: the atoms do move
+    assert np.ptp(total) < 0.005 * np.ptp(potential)
