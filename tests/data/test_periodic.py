@@ -130,3 +130,16 @@ def test_atoms_outside_the_cell_are_wrapped_and_logged(tmp_path, caplog):
         frames = read_ase(tmp_path / "w.extxyz")
     assert "w.extxyz: 1 atom(s) in 1 frame(s) lay outside the cell and were wrapped" in caplog.text
     np.testing.assert_allclose(frames.positions[32], atoms.positions[0], atol=1e-9)
+
+
+def test_concat_keeps_cells_and_pads_molecules(emt_file, rmd17_dir):
+    from equilens.data import concat
+
+    bulk_frames = read_ase(emt_file).subset(np.array([0, 1]))
+    both = concat([bulk_frames, bulk_frames.subset(np.array([1]))])
+    np.testing.assert_array_equal(both.cell, bulk_frames.cell[[0, 1, 1]])
+    np.testing.assert_array_equal(both.stress, bulk_frames.stress[[0, 1, 1]])
+    mol = read_file(rmd17_dir / "rmd17_ethanol_train_01.npz").subset(np.array([0]))
+    mixed = concat([bulk_frames, mol])
+    assert mixed.pbc.tolist()[2] == [False, False, False] and not mixed.cell[2].any()
+    assert mixed.stress is None

@@ -202,14 +202,18 @@ def concat(parts: list[Frames]) -> Frames:
         else np.concatenate([p.forces for p in parts]),
         frame_ids=np.concatenate([p.frame_ids for p in parts]),
         source=parts[0].source,
-        cell=_concat_optional([p.cell if p.cell is not None else np.zeros((len(p), 3, 3))
-                               for p in parts]) if any(p.cell is not None for p in parts) else None,
-        pbc=_concat_optional([p.pbc if p.pbc is not None else np.zeros((len(p), 3), bool)
-                              for p in parts]) if any(p.pbc is not None for p in parts) else None,
-        stress=_concat_optional([p.stress for p in parts]),
+        cell=_padded(parts, "cell", np.zeros((3, 3))),
+        pbc=_padded(parts, "pbc", np.zeros(3, dtype=bool)),
+        stress=None if any(p.stress is None for p in parts)
+        else np.concatenate([p.stress for p in parts]),
     )
 
 
-def _concat_optional(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-    """The arrays one after another, or None if any is None."""
-    return None if any(a is None for a in arrays) else np.concatenate(arrays)
+def _padded(parts: list[Frames], name: str, empty: np.ndarray) -> np.ndarray | None:
+    """Attribute ``name`` of every part one after another, ``empty`` per frame of a part
+    without it (no cell, not periodic); None if no part has it."""
+    arrays = [getattr(p, name) for p in parts]
+    if all(a is None for a in arrays):
+        return None
+    return np.concatenate([a if a is not None else np.broadcast_to(empty, (len(p), *empty.shape))
+                           for a, p in zip(arrays, parts)])
