@@ -118,3 +118,20 @@ def test_stress_of_a_molecule_is_a_clear_error(rmd17_dir):
     model = build_model(SPECS[0], 3, CUTOFF, 8.0, torch.float64)
     with pytest.raises(DataError, match="a stress needs periodic frames with a cell"):
         energy_and_forces(model, data.batch(torch.arange(2)), stress=True)
+
+
+@pytest.mark.parametrize("name", ["sevennet", "chgnet"])
+def test_pretrained_models_read_the_cell_of_a_dataset_batch(name, cells):
+    """A periodic GraphDataset batch carries CELL and PBC: a pretrained model builds its
+    own periodic graph from it and gives the energies it gives the ASE cells."""
+    pytest.importorskip({"sevennet": "sevenn", "chgnet": "chgnet"}[name])
+    from equilens.models.external.inputs import as_batch
+    from equilens.models.external.registry import load_external
+
+    model = load_external(name, torch.float64)
+    data = GraphDataset(_frames(cells[:2]), CUTOFF, TypeMap([29, 79]), torch.float64)
+    with torch.no_grad():
+        ours = model(data.batch(torch.arange(2)))[keys.ENERGY]
+        theirs = model(as_batch(cells[:2]))[keys.ENERGY]
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-9)
+    assert data.batch(torch.arange(2))[keys.PBC].all()
