@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 from pathlib import Path
@@ -53,4 +54,24 @@ def chromium() -> str:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    return path
+
+
+def emt_generator():
+    """examples/make_emt_data.py as a module (its ``generate`` writes EMT MD frames)."""
+    spec = importlib.util.spec_from_file_location("make_emt_data",
+                                                  ROOT / "examples" / "make_emt_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def emt_file(tmp_path_factory) -> Path:
+    """A small periodic data set: 24 frames of a 32-atom CuAu fcc cell, ASE EMT molecular
+    dynamics at 2 temperatures x 3 strains, with energy, forces and stress (extxyz)."""
+    import ase.io
+
+    path = tmp_path_factory.mktemp("emt") / "emt.extxyz"
+    ase.io.write(path, emt_generator().generate(24, alloy=True, seed=0), format="extxyz")
     return path

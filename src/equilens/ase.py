@@ -4,8 +4,10 @@
     atoms.calc = EquilensCalculator("runs/ethanol-egnn")
     atoms.get_potential_energy(), atoms.get_forces()
 
-Any molecule made of the elements the model was trained on works (non-periodic); an
-element the model does not know is a DataError naming it and the known ones.
+Any molecule or periodic cell made of the elements the model was trained on works; an
+element the model does not know is a DataError naming it and the known ones. On a
+periodic cell (pbc along some axis) the calculator also gives the stress (eV/Å³, ASE's
+Voigt order and sign), so ASE's NPT dynamics and cell relaxations run with it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from equilens.data import Frames, GraphDataset, keys
+from equilens.data.periodic import matrix_to_voigt
 from equilens.data.units import KCAL_MOL_TO_EV
 from equilens.errors import DataError
 from equilens.models import energy_and_forces
 from equilens.training.checkpoint import load_trained
 from equilens.training.experiment import DTYPES, resolve_device
+
+
+class StressUnavailableError(DataError, PropertyNotImplementedError):
+    """A stress asked of atoms without a periodic cell (ASE's PropertyNotImplementedError)."""
 
 
 class EquilensCalculator(Calculator):
@@ -35,7 +42,7 @@ class EquilensCalculator(Calculator):
             advisable for molecular dynamics (energy conservation).
     """
 
-    implemented_properties = ["energy", "free_energy", "forces"]
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
     def __init__(self, run_dir: str | Path, checkpoint: str = "best", device: str = "cpu",
                  dtype: str | None = None, **kwargs):
@@ -46,19 +53,32 @@ class EquilensCalculator(Calculator):
         self.model = self.model.to(self.dtype)
         self.cutoff = self.config.data.cutoff
 
+    def _frames(self) -> Frames:
+        """The calculator's atoms as one frame (wrapped into their cell when periodic)."""
+        atoms = self.atoms
+        periodic = bool(np.any(atoms.pbc))
+        positions = atoms.get_positions(wrap=True) if periodic else atoms.positions
+        return Frames(numbers=atoms.numbers, positions=positions,
+                      n_atoms=np.array([len(atoms)]), energy=np.zeros(1), forces=None,
+                      frame_ids=np.zeros(1), source="ase.Atoms",
+                      cell=atoms.cell.array[None] if periodic else None,
+                      pbc=atoms.pbc[None] if periodic else None)
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        if np.any(self.atoms.pbc):
-            raise DataError("EquilensCalculator handles non-periodic molecules only; "
-                            f"got pbc={self.atoms.pbc.tolist()}")
-        n = len(self.atoms)
-        frames = Frames(numbers=self.atoms.numbers, positions=self.atoms.positions,
-                        n_atoms=np.array([n]), energy=np.zeros(1), forces=None,
-                        frame_ids=np.zeros(1), source="ase.Atoms")
+        frames = self._frames()
+        stress = frames.periodic
         batch = GraphDataset(frames, self.cutoff, self.type_map, self.dtype).batch(torch.tensor([0]))
         batch = {k: v.to(self.device) for k, v in batch.items()}
         with torch.no_grad():
-            out = energy_and_forces(self.model, batch, forces=True)
+            out = energy_and_forces(self.model, batch, forces=True, stress=stress)
         energy = float(out[keys.ENERGY][0]) * KCAL_MOL_TO_EV
         self.results = {"energy": energy, "free_energy": energy,
                         "forces": out[keys.FORCES].double().cpu().numpy() * KCAL_MOL_TO_EV}
+        if stress:
+            matrix = out[keys.STRESS][0].double().cpu().numpy() * KCAL_MOL_TO_EV
+            self.results["stress"] = matrix_to_voigt(matrix)
+        elif "stress" in properties:
+            raise StressUnavailableError(
+                "EquilensCalculator: a stress needs a periodic cell; these atoms have "
+                f"pbc={self.atoms.pbc.tolist()}")

@@ -43,16 +43,17 @@ def test_calculator_matches_the_model_in_ev(force_run, rmd17_dir):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_unknown_element_and_periodic_cell_are_clear_errors(force_run):
+def test_unknown_element_and_stress_of_a_molecule_are_clear_errors(force_run):
     calc = EquilensCalculator(force_run)
     atoms = Atoms("CNH", positions=[[0, 0, 0], [1.2, 0, 0], [2.2, 0, 0]])
     atoms.calc = calc
     with pytest.raises(DataError, match=r"element N \(Z=7\) is unknown to the model, which knows: H, C, O"):
         atoms.get_potential_energy()
-    periodic = Atoms("CH", positions=[[0, 0, 0], [1.1, 0, 0]], cell=[5, 5, 5], pbc=True)
-    periodic.calc = calc
-    with pytest.raises(DataError, match="non-periodic"):
-        periodic.get_potential_energy()
+    molecule = Atoms("CH", positions=[[0, 0, 0], [1.1, 0, 0]])
+    molecule.calc = calc
+    with pytest.raises(DataError, match=r"a stress needs a periodic cell; these atoms have "
+                                        r"pbc=\[False, False, False\]"):
+        molecule.get_stress()
 
 
 def test_nve_conserves_energy(force_run, rmd17_dir):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
+import vesin
 
 from equilens.data import GraphDataset, TypeMap, build_edges, keys, neighbour_edges, read_rmd17_npz
+from equilens.data.graph import build_graph, periodic_edges
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +132,67 @@ def test_cutoff_is_strict_and_isolated_atoms():
     assert neighbour_edges(pos, 1.5).shape == (2, 0)  # distance == cutoff: not a neighbour
     np.testing.assert_array_equal(neighbour_edges(pos, 1.5 + 1e-9), [[0, 1], [1, 0]])
     assert neighbour_edges(pos[:1], 2.0).shape == (2, 0)
+
+
+# --------------------------------------------------------------------------- periodic
+
+
+def _brute_force_images(pos, cell, cutoff, reach=3):
+    """{(centre i, neighbour j, S)} of every image x_j + S·cell within ``cutoff`` of x_i."""
+    found = set()
+    for s in itertools.product(range(-reach, reach + 1), repeat=3):
+        shifted = pos + np.array(s) @ cell
+        d = np.linalg.norm(shifted[None, :, :] - pos[:, None, :], axis=-1)
+        for i, j in zip(*np.nonzero((d < cutoff) & (d > 1e-9))):
+            found.add((int(i), int(j), s))
+    return found
+
+
+@pytest.mark.parametrize("cutoff", [3.0, 5.0, 6.5])
+def test_periodic_edges_match_brute_force_image_sum(cutoff):
+    """A skewed 4-atom cell of heights ~3 Å: cutoffs beyond half a height need several
+    images of a pair and pairs of an atom with its own images."""
+    rng = np.random.default_rng(1)
+    cell = np.array([[3.2, 0.0, 0.0], [0.9, 3.1, 0.0], [0.4, 0.7, 3.3]])
+    pos = rng.uniform(0, 1, (4, 3)) @ cell
+    heights = np.abs(np.linalg.det(cell)) / np.linalg.norm(
+        np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    assert cutoff > heights.max() / 2
+    edges, shifts = periodic_edges(pos, cutoff, cell, np.array([True, True, True]))
+    got = {(int(i), int(j), tuple(int(x) for x in s))
+           for (j, i), s in zip(edges.T, shifts)}
+    assert len(got) == edges.shape[1]
+    assert got == _brute_force_images(pos, cell, cutoff)
+    half = edges.shape[1] // 2
+    np.testing.assert_array_equal(edges[:, half:], edges[::-1, :half])
+    np.testing.assert_array_equal(shifts[half:], -shifts[:half])
+    vec = pos[edges[0]] - pos[edges[1]] + shifts @ cell
+    assert np.all(np.linalg.norm(vec, axis=1) < cutoff)
+
+
+def test_periodic_edges_along_some_directions_only():
+    cell = np.diag([4.0, 4.0, 4.0])
+    pos = np.array([[0.2, 0.2, 0.2], [3.8, 0.2, 3.8]])
+    edges, shifts = periodic_edges(pos, 1.0, cell, np.array([True, False, False]))
+    assert edges.shape == (2, 0)  # the nearest image is across z, which is not periodic
+    edges, shifts = periodic_edges(pos, 1.0, cell, np.array([True, False, True]))
+    assert edges.shape == (2, 2)
+    np.testing.assert_array_equal(np.abs(shifts), [[1, 0, 1], [1, 0, 1]])
+
+
+def test_molecule_edges_unchanged_by_the_periodic_code(aspirin):
+    """Non-periodic frames: the edges, in the order, of the graph code before cells existed
+    (vesin without a box, j < i sorted by centre then neighbour, then reversed); no shifts."""
+    edges, n_edges, shifts = build_graph(aspirin, 4.0)
+    assert not shifts.any()
+    start = 0
+    for f, n in enumerate(n_edges):
+        pos = aspirin.positions[aspirin.offsets[f]:aspirin.offsets[f + 1]]
+        i, j = vesin.NeighborList(cutoff=4.0, full_list=True).compute(
+            points=pos, box=np.zeros((3, 3)), periodic=False, quantities="ij")
+        keep = j < i
+        order = np.lexsort((j[keep], i[keep]))
+        half = np.stack([j[keep][order], i[keep][order]])
+        np.testing.assert_array_equal(edges[:, start:start + n],
+                                      np.concatenate([half, half[::-1]], axis=1))
+        start += n

@@ -83,3 +83,19 @@ def test_floors_fit_once_predict_any_frames(ethanol, rmd17_dir):
     other = floors.predict(uracil.test)
     assert other["ridge_inverse_distances"] is None and other["kernel_ridge"] is None
     assert other["mean_predictor"].shape == (5,)
+
+
+def test_inverse_distances_of_periodic_frames_use_the_nearest_image(emt_file):
+    """A wrapped atom keeps its features: 1/r of the minimum-image distance (ASE's)."""
+    from ase.io import read
+
+    from equilens.data import read_ase
+    from equilens.training.baselines import inverse_distances
+
+    frames = read_ase(emt_file).subset(np.array([0, 5]))
+    features = inverse_distances(frames)
+    atoms = read(emt_file, index=5)
+    i, j = np.triu_indices(len(atoms), k=1)
+    expected = 1.0 / atoms.get_all_distances(mic=True)[i, j]
+    np.testing.assert_allclose(features[1], expected, rtol=1e-12)
+    assert features[1].max() < 1 / 2.0  # no pair closer than 2 Å: the nearest images

@@ -14,7 +14,7 @@ from ase.data import chemical_symbols
 
 from equilens.data import keys
 from equilens.data.frames import Frames
-from equilens.data.graph import build_edges
+from equilens.data.graph import build_graph
 from equilens.errors import DataError
 
 
@@ -64,13 +64,18 @@ class GraphDataset:
             each frame's in the paired order of :func:`~equilens.data.graph.neighbour_edges`;
             a batch keeps that order over all its frames.
         energy: (n_frames,) float64 kcal/mol; forces: (n_atoms_total, 3) kcal/mol/Å or None.
+        periodic: True when some frame is periodic; then ``cell`` (n_frames, 3, 3) Å and
+            ``shifts`` (n_edges_total, 3) (integer cell shifts, in ``dtype``) are tensors
+            and every batch carries CELL, PBC ((n_frames, 3) bool) and EDGE_SHIFTS;
+            otherwise they are None.
+        stress: (n_frames, 3, 3) float64 kcal/mol/Å³ or None.
     """
 
     def __init__(self, frames: Frames, cutoff: float, type_map: TypeMap,
                  dtype: torch.dtype = torch.float32):
         self.frames = frames
         self.cutoff = float(cutoff)
-        edges, n_edges = build_edges(frames, cutoff)
+        edges, n_edges, shifts = build_graph(frames, cutoff)
         self.positions = torch.as_tensor(frames.positions, dtype=dtype)
         self.atomic_numbers = torch.as_tensor(frames.numbers)
         self.atom_types = torch.as_tensor(type_map(frames.numbers, frames.source))
@@ -81,6 +86,12 @@ class GraphDataset:
         self.n_edges = torch.as_tensor(n_edges)
         self.edge_start = torch.cumsum(self.n_edges, 0) - self.n_edges
         self.edges = torch.as_tensor(edges)
+        self.periodic = frames.periodic
+        self.cell = torch.as_tensor(frames.cell, dtype=dtype) if self.periodic else None
+        self.shifts = torch.as_tensor(shifts, dtype=dtype) if self.periodic else None
+        self.pbc = torch.as_tensor(frames.pbc) if self.periodic else None
+        self.stress = (None if frames.stress is None
+                       else torch.as_tensor(frames.stress, dtype=torch.float64))
 
     def __len__(self) -> int:
         return int(self.n_atoms.shape[0])
@@ -128,6 +139,12 @@ class GraphDataset:
         }
         if self.forces is not None:
             out[keys.FORCES] = self.forces[atoms]
+        if self.periodic:
+            out[keys.CELL] = self.cell[index]
+            out[keys.PBC] = self.pbc[index]
+            out[keys.EDGE_SHIFTS] = self.shifts[edge_rows]
+        if self.stress is not None:
+            out[keys.STRESS] = self.stress[index]
         for key, values in (edge_features or {}).items():
             out[key] = values.index_select(0, edge_rows.to(values.device))
         return out

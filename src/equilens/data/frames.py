@@ -24,6 +24,11 @@ class Frames:
         frame_ids: (n_frames,) int64 identity of each frame in its trajectory
             (rMD17 ``old_indices``; the running index for other sources).
         source: where the frames were read from (a path), for messages and the run record.
+        cell: (n_frames, 3, 3) float64, Å, rows the lattice vectors a, b, c of each frame,
+            or None (no frame has a cell).
+        pbc: (n_frames, 3) bool, periodic along a, b, c, or None (no frame is periodic).
+        stress: (n_frames, 3, 3) float64, kcal/mol/Å³, (1/V) ∂E/∂ε (ASE's sign: positive
+            under tension), or None if the source has none.
     """
 
     numbers: np.ndarray
@@ -33,6 +38,9 @@ class Frames:
     forces: np.ndarray | None
     frame_ids: np.ndarray
     source: str = ""
+    cell: np.ndarray | None = None
+    pbc: np.ndarray | None = None
+    stress: np.ndarray | None = None
     offsets: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +51,12 @@ class Frames:
         self.frame_ids = np.asarray(self.frame_ids, dtype=np.int64)
         if self.forces is not None:
             self.forces = np.asarray(self.forces, dtype=np.float64)
+        if self.cell is not None:
+            self.cell = np.asarray(self.cell, dtype=np.float64)
+        if self.pbc is not None:
+            self.pbc = np.asarray(self.pbc, dtype=bool)
+        if self.stress is not None:
+            self.stress = np.asarray(self.stress, dtype=np.float64)
         self.offsets = np.concatenate([[0], np.cumsum(self.n_atoms)])
         self.validate()
 
@@ -66,9 +80,12 @@ class Frames:
             raise DataError(
                 f"{where}: forces have shape {self.forces.shape}, expected ({total}, 3)"
             )
+        self._validate_cell(where)
         for name, arr, per_atom in (("positions", self.positions, True),
                                     ("energies", self.energy, False),
-                                    ("forces", self.forces, True)):
+                                    ("forces", self.forces, True),
+                                    ("cells", self.cell, False),
+                                    ("stresses", self.stress, False)):
             if arr is not None:
                 self._check_finite(where, name, arr, per_atom)
         bad = np.flatnonzero((self.numbers < 1) | (self.numbers >= len(chemical_symbols)))
@@ -78,6 +95,37 @@ class Frames:
                 f"{self.frame_of_atom(bad[0])}) is not an element; allowed: 1 to "
                 f"{len(chemical_symbols) - 1}"
             )
+
+    def _validate_cell(self, where: str) -> None:
+        """Shapes of cell, pbc and stress; a periodic frame needs a cell of positive volume."""
+        n = len(self)
+        for name, arr, shape in (("cell", self.cell, (n, 3, 3)), ("pbc", self.pbc, (n, 3)),
+                                 ("stress", self.stress, (n, 3, 3))):
+            if arr is not None and arr.shape != shape:
+                raise DataError(f"{where}: {name} has shape {arr.shape}, expected {shape}")
+        if self.pbc is None or not self.pbc.any():
+            return
+        if self.cell is None:
+            first = int(np.flatnonzero(self.pbc.any(axis=1))[0])
+            raise DataError(f"{where}: frame {first} is periodic (pbc "
+                            f"{self.pbc[first].tolist()}) but has no cell")
+        volume = self.volumes()
+        bad = np.flatnonzero(self.pbc.any(axis=1) & ~(volume > 0))
+        if bad.size:
+            raise DataError(f"{where}: frame {int(bad[0])} is periodic but its cell has volume "
+                            f"{volume[bad[0]]:.6g} Å³ (zero or negative: lattice vectors in a "
+                            "plane, or a left-handed cell)")
+
+    @property
+    def periodic(self) -> bool:
+        """True when some frame is periodic along some direction."""
+        return self.pbc is not None and bool(self.pbc.any())
+
+    def volumes(self) -> np.ndarray:
+        """(n_frames,) float64 signed cell volumes det(cell), Å³; NaN without a cell."""
+        if self.cell is None:
+            return np.full(len(self), np.nan)
+        return np.linalg.det(self.cell)
 
     def _check_finite(self, where: str, name: str, arr: np.ndarray, per_atom: bool) -> None:
         finite = np.isfinite(arr)
@@ -126,6 +174,9 @@ class Frames:
             forces=None if self.forces is None else self.forces[atom_idx],
             frame_ids=self.frame_ids[index],
             source=self.source,
+            cell=None if self.cell is None else self.cell[index],
+            pbc=None if self.pbc is None else self.pbc[index],
+            stress=None if self.stress is None else self.stress[index],
         )
 
     @property
@@ -151,4 +202,18 @@ def concat(parts: list[Frames]) -> Frames:
         else np.concatenate([p.forces for p in parts]),
         frame_ids=np.concatenate([p.frame_ids for p in parts]),
         source=parts[0].source,
+        cell=_padded(parts, "cell", np.zeros((3, 3))),
+        pbc=_padded(parts, "pbc", np.zeros(3, dtype=bool)),
+        stress=None if any(p.stress is None for p in parts)
+        else np.concatenate([p.stress for p in parts]),
     )
+
+
+def _padded(parts: list[Frames], name: str, empty: np.ndarray) -> np.ndarray | None:
+    """Attribute ``name`` of every part one after another, ``empty`` per frame of a part
+    without it (no cell, not periodic); None if no part has it."""
+    arrays = [getattr(p, name) for p in parts]
+    if all(a is None for a in arrays):
+        return None
+    return np.concatenate([a if a is not None else np.broadcast_to(empty, (len(p), *empty.shape))
+                           for a, p in zip(arrays, parts)])

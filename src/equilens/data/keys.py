@@ -19,7 +19,16 @@ BATCH: Final[str] = "batch"
 # (2, n_edges) int64. Row 0: source (neighbour) j, row 1: target (centre) i; a directed
 # edge j -> i for every ordered pair within the cutoff, both directions present.
 EDGE_INDEX: Final[str] = "edge_index"
-# (n_edges, 3) float, Å. r_j - r_i for edge j -> i.
+# (n_frames, 3, 3) float, Å. Cell of each frame, rows the lattice vectors a, b, c; in a
+# batch only when its data set is periodic (zero rows for a direction without a cell).
+CELL: Final[str] = "cell"
+# (n_frames, 3) bool. Periodic directions of each frame (along a, b, c); in a batch only
+# when its data set is periodic (the pretrained models build their own graphs from it).
+PBC: Final[str] = "pbc"
+# (n_edges, 3) float (integer values). Cell shift S of edge j -> i: the neighbour is the
+# image x_j + S·cell of atom j; in a batch only when its data set is periodic.
+EDGE_SHIFTS: Final[str] = "edge_shifts"
+# (n_edges, 3) float, Å. r_j - r_i (+ S·cell) for edge j -> i.
 EDGE_VECTORS: Final[str] = "edge_vectors"
 # (n_edges,) float, Å. |r_j - r_i|.
 EDGE_LENGTHS: Final[str] = "edge_lengths"
@@ -39,6 +48,9 @@ N_ATOMS: Final[str] = "n_atoms"
 ENERGY: Final[str] = "energy"
 # (n_atoms, 3) float, kcal/mol/Å. Forces -dE/dr (label or prediction).
 FORCES: Final[str] = "forces"
+# (n_frames, 3, 3) float, kcal/mol/Å³. Stress (1/V) ∂E/∂ε of each frame (label or
+# prediction), ASE's sign convention (positive under tension).
+STRESS: Final[str] = "stress"
 # (n_atoms,) float, kcal/mol. Per-atom energy contributions of a prediction.
 ATOMIC_ENERGY: Final[str] = "atomic_energy"
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from equilens.data.frames import Frames
 from equilens.data.molecules import closest
+from equilens.data.periodic import ase_cells as _ase_cells
+from equilens.data.periodic import ase_stresses as _ase_stresses
 from equilens.data.units import EV_TO_KCAL_MOL
 from equilens.errors import DataError
 
@@ -174,7 +176,8 @@ def _md17_frames(path: Path, data: dict[str, np.ndarray], forces: bool) -> Frame
 
 
 def read_ase(path: str | Path, energy_key: str = "energy", forces_key: str | None = None,
-             index: str = ":") -> Frames:
+             index: str = ":", stress_key: str | None = "stress",
+             stress_required: bool = False) -> Frames:
     """Any ASE-readable file with energies (extxyz, ASE db/trajectory, ...); eV → kcal/mol.
 
     Energies and forces are taken from the file's calculator results or from
@@ -182,6 +185,12 @@ def read_ase(path: str | Path, energy_key: str = "energy", forces_key: str | Non
     under ``energy_key`` is an error that lists the keys the frame does have (never a
     silent skip). Forces are optional: with ``forces_key=None`` they are read from
     ``forces`` when every frame has them; a named ``forces_key`` must be in every frame.
+
+    Periodic frames: the cell (Å, rows a, b, c) and the pbc flags are read from every
+    frame (see :func:`_ase_cells`; atoms outside the cell are wrapped into it, with a
+    warning on the ``equilens.data`` logger). The stress (eV/Å³, 3x3 or Voigt's 6 values
+    xx yy zz yz xz xy, ASE's sign) under ``stress_key`` is read when every frame has one,
+    or required in every frame with ``stress_required``; it becomes kcal/mol/Å³.
     """
     import ase.io
 
@@ -198,6 +207,8 @@ def read_ase(path: str | Path, energy_key: str = "energy", forces_key: str | Non
     forces = [_ase_forces(path, i, atoms, forces_key or "forces", forces_key is not None)
               for i, atoms in enumerate(images)]
     has_forces = all(f is not None for f in forces)
+    cell, pbc = _ase_cells(path, images)
+    stress = _ase_stresses(path, images, stress_key, stress_required)
     return Frames(
         numbers=np.concatenate([a.numbers for a in images]),
         positions=np.concatenate([a.positions for a in images]),
@@ -206,6 +217,8 @@ def read_ase(path: str | Path, energy_key: str = "energy", forces_key: str | Non
         forces=np.concatenate(forces) * EV_TO_KCAL_MOL if has_forces else None,
         frame_ids=np.arange(len(images)),
         source=str(path),
+        cell=cell, pbc=pbc,
+        stress=None if stress is None else stress * EV_TO_KCAL_MOL,
     )
 
 
@@ -253,13 +266,18 @@ def _ase_forces(path: Path, i: int, atoms, key: str, required: bool) -> np.ndarr
 
 
 def read_file(path: str | Path, labels: str = "rmd17", forces: bool = False,
-              energy_key: str = "energy", forces_key: str = "forces") -> Frames:
+              energy_key: str = "energy", forces_key: str = "forces",
+              stress_key: str = "stress", stress: bool = False) -> Frames:
     """Dispatch on the file: rMD17 or MD17 ``.npz`` by its keys, anything else through ASE.
 
     With ``forces``, a file without forces in every frame is a DataError that lists the
-    keys it has. ``energy_key``/``forces_key`` name the labels in an ASE file.
+    keys it has. ``energy_key``/``forces_key``/``stress_key`` name the labels in an ASE
+    file; the stress is read when every frame has one, and required with ``stress``.
     """
     path = Path(path)
+    if stress and path.suffix == ".npz":
+        raise DataError(f"{path}: an npz file holds no stress; give an ASE file (extxyz) "
+                        "with a stress per frame")
     if path.suffix == ".npz":
         data_keys = _load_npz(path)  # read once, then dispatched on its keys
         if "nuclear_charges" in data_keys:
@@ -273,4 +291,5 @@ def read_file(path: str | Path, labels: str = "rmd17", forces: bool = False,
             f"missing: {', '.join(_missing(data_keys, nearer))}"
             f"{_hints(data_keys, _missing(data_keys, nearer))}"
         )
-    return read_ase(path, energy_key=energy_key, forces_key=forces_key if forces else None)
+    return read_ase(path, energy_key=energy_key, forces_key=forces_key if forces else None,
+                    stress_key=stress_key, stress_required=stress)

@@ -11,6 +11,7 @@ from torch import nn
 
 from equilens.data import keys
 from equilens.models.convolution import paired_half
+from equilens.models.edges import edge_vectors
 from equilens.models.interaction import Interaction
 from equilens.models.layout import edge_harmonics, harmonic_orders, irreps_of, to_flat
 from equilens.models.linear import species_onehot
@@ -91,15 +92,13 @@ class EGNN(nn.Module):
     def edge_geometry(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The per-edge inputs that depend on positions only (keys ``keys.EDGE_GEOMETRY``).
 
-        EDGE_LENGTHS (n_edges,) Å; EDGE_HARMONICS (n_edges, (l_max+1)² − 1), Y_1..Y_l_max
+        EDGE_LENGTHS (n_edges,) Å of r_ij = x_j − x_i (+ S·cell on periodic frames); EDGE_HARMONICS (n_edges, (l_max+1)² − 1), Y_1..Y_l_max
         of the edge direction; EDGE_ENVELOPE (n_edges,) 1/Å, the radial embedding's
         length-only factor. When positions do not change (energy-only training) the
         trainer computes them once per data set and :meth:`forward` takes them from the
         batch; with positions that require a gradient they are always recomputed.
         """
-        pos = batch[keys.POSITIONS]
-        src, dst = batch[keys.EDGE_INDEX]
-        vec = pos.index_select(0, src) - pos.index_select(0, dst)
+        vec = edge_vectors(batch)
         lengths = vec.norm(dim=-1)
         harmonics = edge_harmonics(vec, lengths, self.config.l_max)
         return {keys.EDGE_LENGTHS: lengths, keys.EDGE_HARMONICS: harmonics,
@@ -109,7 +108,8 @@ class EGNN(nn.Module):
         pos = batch[keys.POSITIONS]
         types = batch[keys.ATOM_TYPES]
         src, dst = batch[keys.EDGE_INDEX]
-        cached = not pos.requires_grad and all(k in batch for k in keys.EDGE_GEOMETRY)
+        moving = pos.requires_grad or (keys.CELL in batch and batch[keys.CELL].requires_grad)
+        cached = not moving and all(k in batch for k in keys.EDGE_GEOMETRY)
         geometry = batch if cached else self.edge_geometry(batch)
         lengths, envelope = geometry[keys.EDGE_LENGTHS], geometry[keys.EDGE_ENVELOPE]
         half = paired_half(src, dst)

@@ -10,6 +10,7 @@ from torch import nn
 
 from equilens.data import keys
 from equilens.errors import ConfigError
+from equilens.models.edges import edge_vectors
 from equilens.models.readout import model_outputs
 from equilens.models.scale_shift import EnergyScaleShift
 
@@ -136,11 +137,11 @@ class GCN(nn.Module):
     def edge_weights_of(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """The edge weight e_ji of every layer: list over layers of (n_edges,).
 
-        The post: |r_j − r_i| in Å for every layer; ``rbf`` replaces it by each layer's
+        The post: |r_j − r_i| in Å for every layer (with the cell shift S·cell added to
+        r_j − r_i on periodic frames); ``rbf`` replaces it by each layer's
         learned function of it; ``envelope`` multiplies either by u(r/r_c).
         """
-        pos, edge_index = batch[keys.POSITIONS], batch[keys.EDGE_INDEX]
-        r = (pos[edge_index[0]] - pos[edge_index[1]]).norm(dim=-1)
+        r = edge_vectors(batch).norm(dim=-1)
         weights = ([r] * len(self.convs) if self.edge_weights is None
                    else [edge_weight(r) for edge_weight in self.edge_weights])
         if self.config.envelope == "polynomial":

@@ -10,11 +10,13 @@ import numpy as np
 import torch
 
 from equilens.data import GraphDataset, TypeMap
+from equilens.data.frames import Frames
 from equilens.errors import ConfigError, DataError, RunDirError
 from equilens.models import build_model
 from equilens.models.external.registry import is_external, load_external
 from equilens.models.scale_shift import EnergyScaleShift
 from equilens.symmetry.checks import CheckResult, check_model
+from equilens.symmetry.periodic import check_periodic
 from equilens.symmetry.precision import resolve_dtype
 from equilens.training import checkpoint, rundir
 from equilens.training.checkpoint import load_trained
@@ -53,12 +55,24 @@ def _validation_batch(config: Config, frames: int, type_map: TypeMap | None = No
 
 def _run_checks(model: torch.nn.Module, batch: dict[str, torch.Tensor],
                 dtypes: Iterable[str | torch.dtype], n_samples: int, seed: int,
-                forces: bool) -> list[CheckResult]:
+                forces: bool, cell: tuple[Frames, float, TypeMap] | None = None
+                ) -> list[CheckResult]:
+    """check_model on ``batch`` for every dtype; with periodic frames also check_periodic
+    on ``cell`` = (the same frames, the cutoff, the element map)."""
     results: list[CheckResult] = []
     for dtype in dtypes:
         results += check_model(model, batch, dtype=resolve_dtype(dtype), n_samples=n_samples,
                                seed=seed, forces=forces)
+        if cell is not None and cell[0].periodic:
+            results += check_periodic(model, *cell, dtype=resolve_dtype(dtype),
+                                      n_samples=n_samples, seed=seed)
     return results
+
+
+def _cell_frames(experiment: Experiment, frames: int) -> tuple[Frames, float, TypeMap]:
+    """The first ``frames`` validation frames, the cutoff and the element map."""
+    return (experiment.splits.val.subset(np.arange(frames)), experiment.config.data.cutoff,
+            experiment.type_map)
 
 
 def check_spec(spec: str, molecule: str | None = None, *, data: dict[str, Any] | None = None,
@@ -90,7 +104,8 @@ def check_spec(spec: str, molecule: str | None = None, *, data: dict[str, Any] |
         torch.manual_seed(seed)
         # float64 config: built under a float64 default; a pretrained model keeps its weights
         model = load_external(spec, torch.float64) if is_external(spec) else experiment.new_model()
-    return _run_checks(model, batch, dtypes, n_samples, seed, forces)
+    return _run_checks(model, batch, dtypes, n_samples, seed, forces,
+                       _cell_frames(experiment, frames))
 
 
 def architecture_constants(model: torch.nn.Module) -> set[str]:
@@ -162,10 +177,11 @@ def check_run(run_dir: str | Path, *, which: str = "best", data: dict[str, Any] 
         exact, config, type_map = load_exact(run_dir, which)
         config = load_config(overrides={"training.dtype": "float64", **_data_overrides(data)},
                              base=config.to_dict())
-        _, batch = _validation_batch(config, frames, type_map)
+        experiment, batch = _validation_batch(config, frames, type_map)
     else:
         exact, batch = _shared_model_and_batch(run_dir, which, frames, experiment, model)
-    return _run_checks(exact, batch, dtypes, n_samples, seed, forces)
+    return _run_checks(exact, batch, dtypes, n_samples, seed, forces,
+                       _cell_frames(experiment, frames))
 
 
 def _shared_model_and_batch(run_dir: str | Path, which: str, frames: int,

@@ -11,6 +11,7 @@ result to the precision they test.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from e3nn import o3
 
@@ -21,10 +22,10 @@ from equilens.errors import DataError
 ATOM_KEYS = (keys.POSITIONS, keys.ATOM_TYPES, keys.ATOMIC_NUMBERS, keys.BATCH, keys.FORCES,
              keys.ATOMIC_ENERGY)
 #: Keys with one row per frame, left alone by every transformation here.
-FRAME_KEYS = (keys.N_ATOMS, keys.ENERGY)
+FRAME_KEYS = (keys.N_ATOMS, keys.ENERGY, keys.CELL, keys.PBC, keys.STRESS)
 #: Keys with one column (EDGE_INDEX) or row per edge.
 EDGE_KEYS = (keys.EDGE_INDEX, keys.EDGE_VECTORS, keys.EDGE_LENGTHS, keys.EDGE_HARMONICS,
-             keys.EDGE_ENVELOPE)
+             keys.EDGE_ENVELOPE, keys.EDGE_SHIFTS)
 
 
 def random_orthogonal(n: int, *, improper: bool = False,
@@ -82,8 +83,10 @@ def transform_batch(batch: dict[str, torch.Tensor], rotation: torch.Tensor,
         translation: (n_frames, 3) Å, or None for none.
 
     Returns:
-        A new dict: POSITIONS float64 transformed; FORCES and EDGE_VECTORS rotated
-        (vectors do not translate); cached EDGE_HARMONICS dropped (a model recomputes
+        A new dict: POSITIONS float64 transformed; FORCES, EDGE_VECTORS and the lattice
+        vectors of a periodic batch's CELL (rows) rotated (vectors do not translate;
+        EDGE_SHIFTS, integer multiples of the lattice vectors, stay); a STRESS label
+        becomes Q σ Qᵀ; cached EDGE_HARMONICS dropped (a model recomputes
         them); everything else, including EDGE_INDEX (distances and hence the neighbour
         graph are unchanged), shared with the input.
     """
@@ -97,6 +100,13 @@ def transform_batch(batch: dict[str, torch.Tensor], rotation: torch.Tensor,
     if keys.FORCES in batch:
         out[keys.FORCES] = rotate_vectors(batch[keys.FORCES], frame, rotation).to(
             batch[keys.FORCES].dtype)
+    if keys.CELL in batch:
+        out[keys.CELL] = torch.einsum("fij,fkj->fki", rotation.double(),
+                                      batch[keys.CELL].double()).to(batch[keys.CELL].dtype)
+    if keys.STRESS in batch:
+        q = rotation.double()
+        out[keys.STRESS] = (q @ batch[keys.STRESS].double() @ q.transpose(1, 2)).to(
+            batch[keys.STRESS].dtype)
     if keys.EDGE_VECTORS in batch:
         edge_frame = frame[batch[keys.EDGE_INDEX][1]]
         out[keys.EDGE_VECTORS] = rotate_vectors(batch[keys.EDGE_VECTORS], edge_frame,
@@ -158,17 +168,35 @@ def permute_batch(batch: dict[str, torch.Tensor], perm: torch.Tensor) -> dict[st
                         f"{', '.join(ATOM_KEYS + FRAME_KEYS + EDGE_KEYS)}")
     out = {k: v[perm] if k in ATOM_KEYS else v for k, v in batch.items()}
     if keys.EDGE_INDEX in batch:
-        n = int(perm.numel())
         edges = invert_permutation(perm)[batch[keys.EDGE_INDEX]]
-        src, dst = edges
-        lower = src < dst  # paired order: edges j < i by centre then neighbour, then reversed
-        key = torch.where(lower, dst * n + src, n * n + src * n + dst)
-        order = torch.argsort(key, stable=True)
+        order = paired_order(edges, batch.get(keys.EDGE_SHIFTS))
         out[keys.EDGE_INDEX] = edges[:, order]
         for key in EDGE_KEYS[1:]:
             if key in batch:
                 out[key] = batch[key][order]
     return out
+
+
+def paired_order(edges: torch.Tensor, shifts: torch.Tensor | None = None) -> torch.Tensor:
+    """(n_edges,) int64 order that puts directed edges in the dataset's paired order.
+
+    First the edges j → i with j < i (or j = i and the first nonzero cell shift
+    negative), sorted by centre, neighbour and shift; then every such edge reversed
+    (−shift), in the same order. ``edges`` (2, n_edges) (neighbour, centre); ``shifts``
+    (n_edges, 3) integer cell shifts or None (all zero).
+    """
+    src, dst = (e.cpu().numpy() for e in edges)
+    s = (np.zeros((src.shape[0], 3), dtype=np.int64) if shifts is None
+         else np.rint(shifts.detach().cpu().numpy()).astype(np.int64))
+    nonzero = s != 0
+    lead = s[np.arange(s.shape[0]), np.argmax(nonzero, axis=1)] if s.shape[0] else s[:, 0]
+    first = (src < dst) | ((src == dst) & (lead < 0))
+    # the second half sorts by its reverse's key: (centre, neighbour, shift) of j → i
+    centre, neighbour = np.where(first, dst, src), np.where(first, src, dst)
+    sign = np.where(first, 1, -1)[:, None]
+    key = (s * sign).T
+    order = np.lexsort((key[2], key[1], key[0], neighbour, centre, ~first))
+    return torch.as_tensor(order, dtype=torch.long, device=edges.device)
 
 
 def permute_features(values: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:

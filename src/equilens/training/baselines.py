@@ -37,10 +37,20 @@ KRR_MAX_TRAIN = 2000
 
 
 def inverse_distances(frames: Frames) -> np.ndarray:
-    """(n_frames, n_pairs) 1/r_ij (1/Å) of every atom pair i<j; frames must be uniform."""
+    """(n_frames, n_pairs) 1/r_ij (1/Å) of every atom pair i<j; frames must be uniform.
+
+    On periodic frames r_ij is the minimum-image distance (the nearest periodic image of
+    j, ``ase.geometry.find_mic``), so an atom wrapped across a face keeps its features.
+    """
     pos = frames.positions_3d()
     i, j = np.triu_indices(pos.shape[1], k=1)
-    return 1.0 / np.linalg.norm(pos[:, i] - pos[:, j], axis=-1)
+    vectors = pos[:, j] - pos[:, i]
+    if frames.periodic:
+        from ase.geometry import find_mic
+
+        vectors = np.stack([find_mic(v, cell, pbc)[0] if pbc.any() else v
+                            for v, cell, pbc in zip(vectors, frames.cell, frames.pbc)])
+    return 1.0 / np.linalg.norm(vectors, axis=-1)
 
 
 def same_atoms(train: Frames, target: Frames) -> bool:

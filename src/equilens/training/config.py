@@ -110,6 +110,9 @@ class DataConfig(_Section):
     energy_key: str = "energy"
     #: Key of the forces (eV/Å) in an ASE file's arrays or calculator results.
     forces_key: str = "forces"
+    #: Key of the stress (eV/Å³; 3x3 or Voigt's 6 values, ASE's sign: positive under
+    #: tension) in an ASE file's info or calculator results.
+    stress_key: str = "stress"
     #: rMD17 split, "01".."05".
     split: Annotated[str, BeforeValidator(_split)] = "01"
     #: Folder holding the rMD17 files (else $EQUILENS_DATA_DIR, the cache, a download).
@@ -157,6 +160,11 @@ class TrainingConfig(_Section):
     energy_weight: _float(_non_negative) = 1.0
     #: Weight of the force term (per atom and component) when training on forces.
     force_weight: _float(_non_negative) = 1.0
+    #: Train on the stress (1/V) ∂E/∂ε as well (periodic data with stress labels).
+    stress: bool = False
+    #: Weight of the stress term (per component, as a virial per atom V·σ/N) when
+    #: training on the stress.
+    stress_weight: _float(_non_negative) = 1.0
     #: ReduceLROnPlateau: factor applied to the learning rate on a plateau.
     lr_factor: _float(_fraction) = 0.5
     #: ReduceLROnPlateau: epochs without validation improvement before reducing.

@@ -45,7 +45,10 @@ def evaluate(run_dir: str | Path, split: str = "test", which: str = "best", devi
     kcal/mol and meV; kernel ridge also its ``kernel``, ``alpha``, ``gamma`` and
     ``cv_mae_kcal``; None where a floor does not apply), ``prediction_std_kcal`` and
     ``true_std_kcal`` (std of the model's and of the true energies over the frames),
-    ``n_frames``, ``checkpoint``, ``model_spec``; and ``predictions/<split>.npz``.
+    ``n_frames``, ``checkpoint``, ``model_spec``; and ``predictions/<split>.npz``. A run
+    trained on forces adds ``force_*`` errors to ``model``, one trained on the stress
+    ``stress_mae_kcal``/``stress_rmse_kcal`` (kcal/mol/Å³) and ``stress_*_mev`` (meV/Å³),
+    over every frame and tensor component.
 
     Shared inputs (all optional; built from the run folder when None):
         experiment: the run's data (``Experiment.from_config`` of its config).
@@ -61,7 +64,9 @@ def evaluate(run_dir: str | Path, split: str = "test", which: str = "best", devi
         raise ConfigError(f"split '{split}' has no frames; allowed: {', '.join(exp.datasets)}")
     frames = exp.splits.parts()[split]
     forces = config.training.forces and frames.forces is not None
-    pred = predict(model, exp.datasets[split], config.training.eval_batch_size, dev, forces=forces)
+    stress = config.training.stress and frames.stress is not None
+    pred = predict(model, exp.datasets[split], config.training.eval_batch_size, dev, forces=forces,
+                   stress=stress)
     floors = floors or Floors.fit(exp.splits.train)
     floor_pred = floors.predict(frames)
     result = {
@@ -77,6 +82,8 @@ def evaluate(run_dir: str | Path, split: str = "test", which: str = "best", devi
         result["kernel_ridge"] |= floors.kernel_ridge.hyperparameters()
     if forces:
         result["model"] |= errors(pred[keys.FORCES], frames.forces, "force")
+    if stress:  # per component; stress_*_kcal in kcal/mol/Å³, stress_*_mev in meV/Å³
+        result["model"] |= errors(pred[keys.STRESS], frames.stress, "stress")
     save_predictions(predictions_path(run_dir, split), frames, pred[keys.ENERGY],
                      pred.get(keys.FORCES) if forces else None, floor_pred)
     write_json(run_dir / metrics_name(split), result)
@@ -166,6 +173,10 @@ def format_evaluation(result: dict) -> str:
         m = result["model"]
         lines.append(f"forces: MAE {m['force_mae_kcal']:.4f} kcal/mol/Å ({m['force_mae_mev']:.2f} "
                      f"meV/Å), RMSE {m['force_rmse_kcal']:.4f} kcal/mol/Å")
+    if "stress_mae_kcal" in result["model"]:
+        m = result["model"]
+        lines.append(f"stress: MAE {m['stress_mae_mev']:.3f} meV/Å³, RMSE "
+                     f"{m['stress_rmse_mev']:.3f} meV/Å³")
     return "\n".join(lines)
 
 

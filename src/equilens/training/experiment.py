@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
 
 from equilens.data import GraphDataset, Splits, TypeMap, split_file, split_rmd17
-from equilens.errors import ConfigError
+from equilens.errors import ConfigError, DataError
 from equilens.models import build_model
 from equilens.models.external.registry import is_external
 from equilens.training.config import Config
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: Config keys (section, name) that decide an experiment's frames, graphs and tensors.
-DATA_KEYS = tuple(("data", k) for k in ("molecule", "file", "energy_key", "forces_key", "split",
-                                        "labels", "n_train", "n_val", "n_test", "cutoff")) + (
-    ("training", "seed"), ("training", "dtype"), ("training", "forces"))
+DATA_KEYS = tuple(("data", k) for k in ("molecule", "file", "energy_key", "forces_key",
+                                        "stress_key", "split", "labels", "n_train", "n_val",
+                                        "n_test", "cutoff")) + (
+    ("training", "seed"), ("training", "dtype"), ("training", "forces"), ("training", "stress"))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -33,9 +35,32 @@ def load_splits(config: Config) -> Splits:
     d, seed = config.data, config.training.seed
     sizes = {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test, "seed": seed}
     if d.file:
-        return split_file(d.file, labels=d.labels, forces=config.training.forces,
-                          energy_key=d.energy_key, forces_key=d.forces_key, **sizes)
-    return split_rmd17(d.molecule, d.split, labels=d.labels, data_dir=d.data_dir, **sizes)
+        splits = split_file(d.file, labels=d.labels, forces=config.training.forces,
+                            energy_key=d.energy_key, forces_key=d.forces_key,
+                            **_stress_keys(config), **sizes)
+    else:
+        splits = split_rmd17(d.molecule, d.split, labels=d.labels, data_dir=d.data_dir, **sizes)
+    if config.training.stress and splits.train.stress is None:
+        where = (f"{d.file} has no stress under data.stress_key '{d.stress_key}' in every frame"
+                 if d.file else f"rMD17 {d.molecule} has no stress (molecules, not periodic)")
+        raise DataError(f"training.stress is set but {where}")
+    return splits
+
+
+def _stress_keys(config: Config) -> dict:
+    """``stress_key``/``stress`` arguments for ``split_file``, when it takes them.
+
+    A ``split_file`` without them reads the stress under ASE's default key "stress"
+    (through ``read_file``'s defaults); another key then needs them, else a ConfigError.
+    """
+    wanted = {"stress_key": config.data.stress_key, "stress": config.training.stress}
+    params = inspect.signature(split_file).parameters
+    if all(k in params for k in wanted):
+        return wanted
+    if config.data.stress_key != "stress":
+        raise ConfigError(f"data.stress_key '{config.data.stress_key}': this version reads "
+                          "the stress of a file under 'stress' only")
+    return {}
 
 
 @dataclass

@@ -14,21 +14,22 @@ from equilens.models import energy_and_forces
 def predict(model: torch.nn.Module, dataset: GraphDataset, batch_size: int = 100,
             device: torch.device | str = "cpu", forces: bool = False,
             edge_features: dict[str, torch.Tensor] | None = None,
-            atomic: bool = False) -> dict[str, np.ndarray]:
+            atomic: bool = False, stress: bool = False) -> dict[str, np.ndarray]:
     """Predictions for every frame of ``dataset``, in batches, weights without gradients.
 
     Returns ENERGY (n_frames,) kcal/mol, LATENT (n_frames, latent_dim) and, with
     ``forces``, FORCES (n_atoms_total, 3) kcal/mol/Å; with ``atomic``, ATOMIC_ENERGY
-    (n_atoms_total,) kcal/mol, the per-atom terms of the energy. ``edge_features``: per-edge
+    (n_atoms_total,) kcal/mol, the per-atom terms of the energy; with ``stress``, STRESS
+    (n_frames, 3, 3) kcal/mol/Å³ (periodic frames only). ``edge_features``: per-edge
     tensors of the whole data set added to every batch (see ``GraphDataset.batches``).
     """
     was_training = model.training
     model.eval()
     wanted = ((keys.ENERGY, keys.LATENT) + ((keys.FORCES,) if forces else ())
-              + ((keys.ATOMIC_ENERGY,) if atomic else ()))
+              + ((keys.ATOMIC_ENERGY,) if atomic else ()) + ((keys.STRESS,) if stress else ()))
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in wanted}
     for batch in dataset.batches(batch_size, edge_features=edge_features):
-        out = energy_and_forces(model, to_device(batch, device), forces=forces)
+        out = energy_and_forces(model, to_device(batch, device), forces=forces, stress=stress)
         for k in wanted:
             parts[k].append(out[k].double().cpu())
     model.train(was_training)

@@ -36,9 +36,14 @@ FORCE_COLUMNS = ["train_force_mae_kcal", "val_force_mae_kcal", "train_force_mae_
                  "val_force_mae_mev", "val_force_rmse_kcal"]
 
 
+#: Extra metrics.csv columns of a run trained on the stress (MAE per component, meV/Å³).
+STRESS_COLUMNS = ["train_stress_mae_mev_a3", "val_stress_mae_mev_a3"]
+
+
 def metric_columns(config: Config) -> list[str]:
     """The metrics.csv columns of a run with this config."""
-    return METRIC_COLUMNS + (FORCE_COLUMNS if config.training.forces else [])
+    return (METRIC_COLUMNS + (FORCE_COLUMNS if config.training.forces else [])
+            + (STRESS_COLUMNS if config.training.stress else []))
 
 
 class Interrupted(EquilensError):
@@ -66,15 +71,22 @@ def _seed_all(seed: int) -> None:
 
 def _loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], scale: torch.Tensor,
           t_cfg) -> torch.Tensor:
-    """L1 or MSE on the normalised energy; with forces, on per-atom energy and forces."""
+    """L1 or MSE on the normalised energy; with forces (or stress), on per-atom energy,
+    forces and the virial per atom V·σ/N (kcal/mol, normalised like the energy)."""
     penalty = torch.abs if t_cfg.loss == "l1" else torch.square
     d_energy = (out[keys.ENERGY] - batch[keys.ENERGY]) / scale
-    if not t_cfg.forces:
+    if not t_cfg.forces and not t_cfg.stress:
         return penalty(d_energy).mean()
     d_energy = d_energy / batch[keys.N_ATOMS]
-    d_forces = (out[keys.FORCES] - batch[keys.FORCES]) / scale
-    return (t_cfg.energy_weight * penalty(d_energy).mean()
-            + t_cfg.force_weight * penalty(d_forces).mean())
+    loss = t_cfg.energy_weight * penalty(d_energy).mean()
+    if t_cfg.forces:
+        d_forces = (out[keys.FORCES] - batch[keys.FORCES]) / scale
+        loss = loss + t_cfg.force_weight * penalty(d_forces).mean()
+    if t_cfg.stress:
+        per_atom = torch.linalg.det(batch[keys.CELL]).abs() / batch[keys.N_ATOMS] / scale
+        d_stress = (out[keys.STRESS] - batch[keys.STRESS]) * per_atom[:, None, None]
+        loss = loss + t_cfg.stress_weight * penalty(d_stress).mean()
+    return loss
 
 
 def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
@@ -101,6 +113,8 @@ def _experiment(config: Config, run_dir: Path, resume: bool,
     exp = experiment or Experiment.from_config(config)
     if config.training.forces and exp.splits.train.forces is None:
         raise DataError(f"training.forces is set but {exp.splits.train.source} has no forces")
+    if config.training.stress and exp.splits.train.stress is None:
+        raise DataError(f"training.stress is set but {exp.splits.train.source} has no stress")
     if resume and (run_dir / rundir.ENVIRONMENT).is_file():
         rundir.check_same_data(run_dir, exp.splits.files)
         if rundir.read_config(run_dir).to_dict() != config.to_dict():  # extended (EXTENDABLE)
@@ -125,7 +139,7 @@ def _initial_state(config: Config, exp: Experiment, run_dir: Path, resume: bool)
     state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "exp": exp,
              "device": device, "avg": exp.datasets["train"].mean_neighbours,
              "params": [p for p in model.parameters() if p.requires_grad],
-             "geometry": _cached_geometry(model, exp, device, t_cfg.forces),
+             "geometry": _cached_geometry(model, exp, device, t_cfg.forces or t_cfg.stress),
              "history": [], "best": {"epoch": 0, "val": float("inf")}, "start_epoch": 1}
     if resume and (run_dir / rundir.LAST).is_file():
         ckpt = checkpoint.load(run_dir / rundir.LAST)
@@ -216,10 +230,10 @@ def _cached_geometry(model: torch.nn.Module, exp: Experiment, device: torch.devi
                      forces: bool) -> dict[str, dict[str, torch.Tensor] | None]:
     """Per-edge geometry of the train and val sets, computed once when positions never move.
 
-    Without forces no position needs a gradient, so edge lengths and spherical harmonics
-    (the model's ``edge_geometry``) are the same every epoch: computed here once, they
-    reach the model inside each batch. With forces, or for a model without
-    ``edge_geometry``, nothing is cached.
+    Without forces (or stress) no position needs a gradient, so edge lengths and spherical
+    harmonics (the model's ``edge_geometry``) are the same every epoch: computed here once,
+    they reach the model inside each batch. With forces or stress (``forces`` here), or for
+    a model without ``edge_geometry``, nothing is cached.
     """
     if forces or not hasattr(model, "edge_geometry"):
         return {"train": None, "val": None}
@@ -233,14 +247,15 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(t_cfg.seed * 100_003 + epoch)
     model.train()
-    sums = {"energy": 0.0, "force": 0.0, "loss": 0.0}
+    sums = {"energy": 0.0, "force": 0.0, "loss": 0.0, "stress": 0.0}
     n_frames, n_force = 0, 0
     scale = model.scale_shift.scale
     geometry = state["geometry"]
     for batch in exp.datasets["train"].batches(t_cfg.batch_size, shuffle=True, generator=gen,
                                                edge_features=geometry["train"]):
         batch = to_device(batch, device)
-        out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True)
+        out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True,
+                                stress=t_cfg.stress)
         loss = _loss(out, batch, scale, t_cfg)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"non-finite loss at epoch {epoch}; lower the learning rate "
@@ -257,9 +272,11 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
         if t_cfg.forces:
             sums["force"] += float((out[keys.FORCES].detach() - batch[keys.FORCES]).abs().sum())
             n_force += batch[keys.FORCES].numel()
+        if t_cfg.stress:
+            sums["stress"] += float((out[keys.STRESS].detach() - batch[keys.STRESS]).abs().mean()) * k
     val = exp.datasets["val"]
     pred = predict(model, val, t_cfg.eval_batch_size, device, forces=t_cfg.forces,
-                   edge_features=geometry["val"])
+                   edge_features=geometry["val"], stress=t_cfg.stress)
     v_energy = errors(pred[keys.ENERGY], val.frames.energy, "energy")
     train_mae = sums["energy"] / n_frames
     row = {"epoch": epoch, "train_energy_mae_kcal": train_mae,
@@ -275,9 +292,18 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
                 "train_force_mae_mev": sums["force"] / n_force * KCAL_MOL_TO_MEV,
                 "val_force_mae_mev": v_force["force_mae_mev"],
                 "val_force_rmse_kcal": v_force["force_rmse_kcal"]}
+    if t_cfg.stress:
+        row |= _stress_row(sums["stress"] / n_frames, pred[keys.STRESS], val.frames.stress)
     state["scheduler"].step(row["val_force_mae_kcal" if t_cfg.forces else "val_energy_mae_kcal"])
     row["epoch_time_s"] = time.perf_counter() - t0
     return row
+
+
+def _stress_row(train_mae: float, predicted: np.ndarray, target: np.ndarray) -> dict:
+    """STRESS_COLUMNS from the train MAE and the validation stresses, kcal/mol/Å³ in."""
+    to_mev = KCAL_MOL_TO_MEV
+    return {"train_stress_mae_mev_a3": train_mae * to_mev,
+            "val_stress_mae_mev_a3": float(np.abs(predicted - target).mean()) * to_mev}
 
 
 def _save(path: Path, state: dict, config: Config, epoch: int, history: list, best: dict) -> None:
