@@ -323,3 +323,31 @@ def test_periodic_frames_are_extensive(name, models64):
     with torch.no_grad():
         isolated = float(model(as_batch(lone))[keys.ENERGY][0])
     assert abs(isolated - float(energies[0])) > 1.0
+
+
+@pytest.mark.parametrize("name", CODES)
+def test_stress_of_a_periodic_cell_against_finite_differences(name, models64):
+    """(1/V) dE/dε by autograd through the strained cell (the image shifts included)
+    equals a central difference of the energy under a small strain of cell and positions."""
+    from ase.build import bulk
+
+    from equilens.models.forces import energy_and_forces
+
+    model = models64[name]
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.positions += 0.05 * np.random.default_rng(1).standard_normal(atoms.positions.shape)
+    stress = energy_and_forces(model, as_batch(atoms), forces=False, stress=True)[keys.STRESS][0]
+    volume = abs(np.linalg.det(atoms.cell[:]))
+    h = 1e-5
+    for a, b in ((0, 0), (1, 2)):
+        energies = []
+        for sign in (1, -1):
+            eps = np.eye(3)
+            eps[a, b] += sign * h / (1 if a == b else 2)
+            eps[b, a] += 0 if a == b else sign * h / 2
+            strained = atoms.copy()
+            strained.set_cell(atoms.cell[:] @ eps, scale_atoms=True)
+            with torch.no_grad():
+                energies.append(float(model(as_batch(strained))[keys.ENERGY][0]))
+        numerical = (energies[0] - energies[1]) / (2 * h) / volume
+        assert float(stress[a, b]) == pytest.approx(numerical, rel=1e-4, abs=1e-7), (a, b)

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import importlib.util
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from e3nn import o3
 
 from equilens.data import keys
 from equilens.models.external.base import ExternalModel, ExternalSpec, Layer, spec_string
-from equilens.models.external.inputs import frame_slices, periodic
+from equilens.models.external.inputs import CELL, frame_slices, periodic
 
 #: Checkpoint name → its file in the chgnet package (all three are shipped).
 _FILES = {
@@ -109,7 +110,9 @@ class CHGNet(ExternalModel):
             for name, value in vars(graph).items():
                 if isinstance(value, torch.Tensor) and value.is_floating_point():
                     setattr(graph, name, value.to(dtype))
-            lattice = torch.as_tensor(cell, dtype=dtype)
+            # the batch's own cell when periodic, so that a strain of it reaches the energy
+            lattice = (batch[CELL][f].to(dtype) if is_periodic
+                       else torch.as_tensor(cell, dtype=dtype))
             graph.lattice = lattice
             graph.atom_frac_coord = (pos[rows] + torch.as_tensor(shift, dtype=dtype)) @ \
                 torch.linalg.inv(lattice)
@@ -122,8 +125,12 @@ class CHGNet(ExternalModel):
 
         net = self.net
         graphs = self._graphs(batch)
-        g = BatchedGraph.from_graphs(graphs, bond_basis_expansion=net.bond_basis_expansion,
-                                     angle_basis_expansion=net.angle_basis_expansion)
+        with warnings.catch_warnings():
+            # chgnet turns the (differentiable) cell volumes into a plain tensor; the volume
+            # only scales its own stress output, which equilens does not use
+            warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
+            g = BatchedGraph.from_graphs(graphs, bond_basis_expansion=net.bond_basis_expansion,
+                                         angle_basis_expansion=net.angle_basis_expansion)
         out = net._compute(g, return_site_energies=True)
         site = torch.cat(out["site_energies"])
         # per-element reference energies of the composition model (eV per atom of Z)

@@ -99,20 +99,28 @@ def radius_graph(batch: dict[str, torch.Tensor], cutoff: float
 
     Returns:
         edges: (2, n_edges) int64, row 0 the centre i, row 1 the neighbour j.
-        shifts: (n_edges, 3) float64, Å: the lattice translation S·cell to add to
-            r_j - r_i (zero for molecules), so that the edge vector is
-            ``pos[j] - pos[i] + shift``.
+        shifts: (n_edges, 3) Å in the batch's dtype: the lattice translation S·cell to add
+            to r_j - r_i (zero for molecules), so that the edge vector is
+            ``pos[j] - pos[i] + shift``. It is computed from the batch's :data:`CELL`, so
+            a derivative with respect to the cell (the stress) flows through it.
     """
     pos = batch[keys.POSITIONS].detach().double().numpy()
-    edges, shifts = [], []
+    edges, images, frames = [], [], []
     for f, rows in enumerate(frame_slices(batch)):
         cell, is_periodic = periodic(batch, f)
         nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
         i, j, s = nl.compute(points=pos[rows], box=cell, periodic=is_periodic, quantities="ijS")
         edges.append(np.stack([i, j]).astype(np.int64) + rows.start)
-        shifts.append(s.astype(np.float64) @ cell)
-    return (torch.as_tensor(np.concatenate(edges, axis=1)),
-            torch.as_tensor(np.concatenate(shifts)))
+        images.append(s.astype(np.float64))
+        frames.append(np.full(len(i), f, dtype=np.int64))
+    dtype = batch[keys.POSITIONS].dtype
+    images_t = torch.as_tensor(np.concatenate(images), dtype=dtype)
+    if CELL in batch and len(images_t):
+        cells = batch[CELL].to(dtype)[torch.as_tensor(np.concatenate(frames))]
+        shifts = torch.einsum("ej,ejk->ek", images_t, cells)
+    else:
+        shifts = torch.zeros_like(images_t)
+    return torch.as_tensor(np.concatenate(edges, axis=1)), shifts
 
 
 def check_elements(numbers: torch.Tensor, known: Sequence[int], model: str) -> None:
