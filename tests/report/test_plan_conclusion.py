@@ -98,8 +98,8 @@ def test_conclusion_states_verdicts_with_margins(tmp_path):
     assert "gcn has a higher test energy MAE than egnn" in asp
     (rec,) = [x for x in c.paired if x["molecule"] == "aspirin" and x["b"] == "egnn"]
     assert rec["verdict"] == "worse" and rec["ratio"] == pytest.approx(3.0, rel=0.1)
-    assert "Latent energy, gcn vs egnn: probe R² 0.52 vs 0.91, difference -0.40" in asp
-    assert "higher in egnn (paired t-test over 3 seeds" in asp
+    assert "Latent energy (linear probe R²), between models: gcn vs egnn 0.52 vs 0.91, -0.40 [" in asp
+    assert "higher in egnn (paired t-tests over 3 seeds, Holm-adjusted over" in asp
     assert "No difference detected between gcn and egnn" in " ".join(c.molecules["ethanol"])
 
 
@@ -126,7 +126,9 @@ def test_latent_comparisons_per_kind_and_against_random_weights(tmp_path):
               and x["a"] == "gcn" and x["b"] == "gcn (random weights)"]
     assert tie["verdict"] == "no difference detected"
     text = " ".join(c.molecules["ethanol"])
-    assert "Latent bond lengths, egnn vs egnn (random weights): probe R² 0.91 vs 0.61" in text
+    assert ("Latent bond lengths (linear probe R²), trained vs random weights: gcn 0.32 vs "
+            "0.61") in text
+    assert "egnn 0.91 vs 0.61, +0.30 [" in text and "higher when trained" in text
     assert "geometry (mean" not in text
 
 

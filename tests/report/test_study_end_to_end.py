@@ -13,7 +13,7 @@ import yaml
 
 from equilens.cli.main import main
 from equilens.study.symmetry_step import symmetry_available
-from tests.browser import inspect_page
+from tests.browser import DevToolsPage, inspect_page
 from tests.report.helpers import tiny_study_args
 
 RECORD_KEYS = ("molecule", "model", "seed", "val_energy_mae_kcal", "test_energy_mae_kcal",
@@ -87,6 +87,7 @@ def test_tiny_study_writes_every_artefact_and_a_rerun_trains_nothing(
     assert shown["images"] == page.count("<img ") and shown["images"] >= 17
     # overview + 2 curves + 2 histograms + 4 maps + ethanol: 3 histograms, 2 x 4 maps
     assert shown["tables"] == page.count("<table>") >= 4
+    _hover_names_the_frame(out, chromium)
 
     # --- a rerun does no training -----------------------------------------------------
     before = _snapshot(out)
@@ -109,3 +110,46 @@ def test_the_browser_probe_sees_broken_images_and_console_errors(tmp_path, chrom
     shown = inspect_page(page, chromium)
     assert shown["broken"] == ["torn"] and shown["tables"] == 1
     assert any("boom" in p for p in shown["problems"]) and shown["console"]
+
+
+#: The first latent map's most isolated point: its pixel position in the page, frame id
+#: and energy (so that no neighbour can be nearer to the cursor).
+POINT = """(() => {
+  const map = document.querySelector('.map'), d = JSON.parse(map.dataset.points);
+  map.scrollIntoView({block: 'center'});
+  const r = map.querySelector('img').getBoundingClientRect(), a = d.axes;
+  const px = d.points.map(p => [
+    r.left + (a[0] + (p[0] - d.xlim[0]) / (d.xlim[1] - d.xlim[0]) * (a[2] - a[0])) * r.width,
+    r.top + (a[1] + (d.ylim[1] - p[1]) / (d.ylim[1] - d.ylim[0]) * (a[3] - a[1])) * r.height]);
+  let best = 0, gap = -1;
+  px.forEach((q, i) => {
+    const g = Math.min(...px.map((o, j) => j === i ? Infinity : Math.hypot(o[0] - q[0], o[1] - q[1])));
+    if (g > gap) { gap = g; best = i; }
+  });
+  return {n: d.points.length, id: d.points[best][2], e: d.points[best][3],
+          x: px[best][0], y: px[best][1], gap: gap};
+})()"""
+
+
+def _hover_names_the_frame(out: Path, chromium: str) -> None:
+    """Moving the mouse onto a point of a latent map shows that frame's id and energy;
+    away from every point, nothing."""
+    import numpy as np
+
+    with DevToolsPage(chromium) as page:
+        page.open(out / "report.html")
+        point = page.evaluate(POINT)
+        runs = sorted((out / "runs").glob("*/*/seed*/analysis/latents.npz"))
+        assert point["n"] in {len(np.load(f)["frame_ids"]) for f in runs}
+        assert point["gap"] > 2  # pixels to its nearest neighbour
+        page.call("Input.dispatchMouseEvent", session=True, type="mouseMoved",
+                  x=point["x"] + 1, y=point["y"])
+        page.wait(0.3)
+        tip = page.evaluate("document.querySelector('.map .tip').textContent")
+        assert not page.evaluate("document.querySelector('.map .tip').hidden")
+        assert tip.startswith(f"frame {point['id']}\nE − E_min {point['e']:.2f} kcal/mol\nerror "), tip
+        page.call("Input.dispatchMouseEvent", session=True, type="mouseMoved", x=point["x"],
+                  y=point["y"] - 400)
+        page.wait(0.3)
+        assert page.evaluate("document.querySelector('.map .tip').hidden")
+        assert page.errors() == []

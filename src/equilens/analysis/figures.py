@@ -7,6 +7,7 @@ never sees a half-written file. The format follows the suffix of ``out_path``.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from matplotlib.figure import Figure
 from equilens.errors import DataError
 from equilens.io import atomic_write
 
-__all__ = ["DPI", "plot_histograms", "plot_projection", "plot_projection_grid"]
+__all__ = ["DPI", "axes_box", "plot_histograms", "plot_projection", "plot_projection_grid"]
 
 #: Resolution of saved raster figures.
 DPI = 120
@@ -99,6 +100,7 @@ def plot_projection(
     label: str,
     out_path: str | os.PathLike[str],
     circular: bool = False,
+    box_path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Scatter of a 2-D projection coloured by one variable.
 
@@ -110,6 +112,8 @@ def plot_projection(
         out_path: file to write (format from the suffix, e.g. ``.png``).
         circular: values are degrees in (-180, 180]; uses the cyclic ``twilight``
             colour map over exactly that range so -180 and 180 share a colour.
+        box_path: also write there, as JSON, where the axes lie in the saved image
+            (:func:`axes_box`), so that a page can map the cursor to a point.
 
     Returns:
         ``out_path`` as a :class:`~pathlib.Path`.
@@ -120,7 +124,20 @@ def plot_projection(
     ax = fig.add_subplot()
     _scatter(fig, ax, coords2d, values, label, circular)
     ax.set_title(title)
+    if box_path is not None:
+        FigureCanvasAgg(fig).draw()  # the constrained layout places the axes at draw time
+        box = axes_box(fig, ax)
+        atomic_write(box_path, lambda handle: handle.write(json.dumps(box).encode()))
     return _save(fig, out_path)
+
+
+def axes_box(fig: Figure, ax: Axes) -> dict[str, list[float]]:
+    """Where the data of ``ax`` lie in the saved image of ``fig`` (drawn, same size and dpi):
+    ``axes`` [left, top, right, bottom] as fractions of the image's width and height from
+    its top-left corner, and the data limits ``xlim``, ``ylim`` at those edges."""
+    pos = ax.get_position()
+    return {"axes": [pos.x0, 1.0 - pos.y1, pos.x1, 1.0 - pos.y0],
+            "xlim": [float(v) for v in ax.get_xlim()], "ylim": [float(v) for v in ax.get_ylim()]}
 
 
 def plot_projection_grid(

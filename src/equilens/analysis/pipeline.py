@@ -18,7 +18,8 @@ weights and the projection), with the spread over repeats. Writes into
   excluded and why (``excluded``), the geometry control's features per target, the frames
   analysed (``split``, ``n_frames``) and the cross-validation (``cv``);
 - ``latents.npz``: latents, 2-D coordinates, energies, variable and target values;
-- figures: ``projection_energy.png`` (and ``_random``), ``projection_grid.png``, and for
+- figures: ``projection_energy.png`` (and ``_random``; ``projection_energy.box.json``
+  says where its axes lie in the image), ``projection_grid.png``, and for
   the heavy-atom bond and angle targets (for ethanol the post's C-C, C-O and C-C-O)
   ``projection_<target>.png`` and ``hist_<target>.png``, plus ``hist_energy.png``;
 - ``explorer.html`` and ``explorer.json.gz`` (unless ``explorer=False``; needs chemiscope):
@@ -49,6 +50,8 @@ from equilens.io import write_bytes, write_csv, write_json
 SCORE_COLUMNS = (["target", "kind", "unit", "circular"] + score_columns()
                  + ["n_members", "members"])
 MAX_SKELETON_FIGURES = 6
+#: Where the axes of ``projection_energy.png`` lie in the image (for the report's hover).
+MAP_BOX = "projection_energy.box.json"
 #: The analysis seed used when none is given: fixed, independent of any training seed.
 ANALYSIS_SEED = 0
 
@@ -173,7 +176,8 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[Invaria
     for name, suffix in (("trained", ""), ("random", "_random")):
         plot_projection(coords[name], energy,
                         title=f"{mol}, {model}{' untrained' if suffix else ''}: {axis} by energy",
-                        label=energy_label, out_path=out_dir / f"projection_energy{suffix}.png")
+                        label=energy_label, out_path=out_dir / f"projection_energy{suffix}.png",
+                        box_path=out_dir / MAP_BOX if not suffix else None)
     by_name = {t.name: t for t in targets}
     ranked = sorted((r for r in rows if r["target"] != "energy"), key=lambda r: -r["r2_probe"])
     grid = {"energy": (energy, energy_label, False)}

@@ -20,6 +20,7 @@ from equilens.report.context import (Colouring, Compare, CompareRow, Efficiency,
                                      RunRow, Side, SlopeRow, Stat, Symmetry, SymmetryRow,
                                      VariableRow, WorstCheck, LATENT_KINDS)
 from equilens.report.header import build_header
+from equilens.report.hover import hover_points
 from equilens.study.spec import StudySpec
 
 #: The legend of each floor of the results table (a floor not named here: its "description"
@@ -73,9 +74,7 @@ def build_context(spec: StudySpec, t: StudyTables, *, command: str = "", executo
                    for m in spec.molecules], "wide")
     hists = grid([figure(figs["hist"].get(m), f"{m}: energy, train vs validation")
                   for m in spec.molecules])
-    maps = [LatentMaps(mol, grid([figure(figs["projection"].get((mol, m)),
-                                         f"{mol} — {m}: latent map coloured by energy",
-                                         link=explorer_link(figs["projection"].get((mol, m)), out))
+    maps = [LatentMaps(mol, grid([latent_map(figs["projection"].get((mol, m)), mol, m, out)
                                   for m in models], "cols", max(3, len(models))))
             for mol in spec.molecules]
     return ReportContext(
@@ -109,6 +108,15 @@ def figure(path: Path | None, caption: str, alt: str | None = None,
     """The PNG at ``path`` embedded, with its caption; None when it is missing."""
     uri = data_uri(path) if path else None
     return None if uri is None else Figure(uri, caption, alt or caption, link)
+
+
+def latent_map(projection: Path | None, molecule: str, model: str, out: Path) -> Figure | None:
+    """A run's latent map coloured by energy, linked to its explorer, with hover data."""
+    fig = figure(projection, f"{molecule} — {model}: latent map coloured by energy",
+                 link=explorer_link(projection, out))
+    if fig is not None:
+        fig.hover = hover_points(projection)
+    return fig
 
 
 def grid(figures: list[Figure | None], kind: str = "", columns: int = 0) -> FigureGrid:

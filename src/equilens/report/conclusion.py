@@ -275,19 +275,42 @@ def _per_seed(records: list[dict[str, Any]], mol: str, model: str, key: str) -> 
 
 
 def _latent_sentences(comps: list[dict[str, Any]]) -> list[str]:
+    """One sentence per kind of target: every model's trained against its random-weights
+    latent, then every two models, with intervals and verdicts."""
     out = []
-    for c in comps:
-        if c["verdict"] in ("better", "worse"):
-            word = f"higher in {c['a'] if c['verdict'] == 'better' else c['b']}"
-        else:
-            word = c["verdict"]
-        ci = "" if c["ci_low"] is None else \
-            f", difference {c['diff_mean']:+.2f} (95% interval {c['ci_low']:+.2f} to {c['ci_high']:+.2f})"
-        failed = [m for m, flag in ((c["a"], c.get("a_did_not_learn")),
-                                    (c["b"].removesuffix(RANDOM), c.get("b_did_not_learn")))
-                  if flag]
-        note = (f"; {' and '.join(dict.fromkeys(failed))} did not learn: its latent is scored "
-                "as a representation, not as that of a working model" if failed else "")
-        out.append(f"Latent {LATENT[c['metric']]}, {c['a']} vs {c['b']}: probe R² "
-                   f"{c['mean_a']:.2f} vs {c['mean_b']:.2f}{ci}, {word} ({method_text(c)}{note}).")
+    for metric, what in LATENT.items():
+        mine = [c for c in comps if c["metric"] == metric]
+        if not mine:
+            continue
+        own = [_vs_random(c) for c in mine if c["b"] == c["a"] + RANDOM]
+        pairs = [_vs_model(c) for c in mine if c["b"] != c["a"] + RANDOM]
+        tests = sorted({c["n_tests"] for c in mine})
+        n_seeds = sorted({c["n_seeds"] for c in mine})
+        method = (f"paired t-tests over {'/'.join(map(str, n_seeds))} seeds, Holm-adjusted over "
+                  f"{tests[-1]} latent tests" if tests and tests[-1] else "no test")
+        parts = ((["trained vs random weights: " + "; ".join(own)] if own else [])
+                 + (["between models: " + "; ".join(pairs)] if pairs else []))
+        out.append(f"Latent {what} (linear probe R²), " + "; ".join(parts) + f" ({method}).")
     return out
+
+
+def _interval(c: dict[str, Any]) -> str:
+    return "" if c["ci_low"] is None else f" [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]"
+
+
+def _flag(model: str, failed: bool | None) -> str:
+    return f"{model} (did not learn; its latent is still scored)" if failed else model
+
+
+def _vs_random(c: dict[str, Any]) -> str:
+    word = {"better": "higher when trained", "worse": "lower when trained"}.get(c["verdict"],
+                                                                              c["verdict"])
+    return (f"{_flag(c['a'], c.get('a_did_not_learn'))} {c['mean_a']:.2f} vs {c['mean_b']:.2f}, "
+            f"{c['diff_mean']:+.2f}{_interval(c)}, {word}")
+
+
+def _vs_model(c: dict[str, Any]) -> str:
+    word = {"better": f"higher in {c['a']}", "worse": f"higher in {c['b']}"}.get(c["verdict"],
+                                                                                 c["verdict"])
+    return (f"{_flag(c['a'], c.get('a_did_not_learn'))} vs {_flag(c['b'], c.get('b_did_not_learn'))} "
+            f"{c['mean_a']:.2f} vs {c['mean_b']:.2f}, {c['diff_mean']:+.2f}{_interval(c)}, {word}")

@@ -36,12 +36,14 @@ class Stat:
 @dataclass
 class Figure:
     """One embedded image: ``uri`` a ``data:image/png;base64,...`` URI; ``link`` a page
-    relative to report.html (a run's latent explorer), shown under it when set."""
+    relative to report.html (a run's latent explorer), shown under it when set; ``hover``
+    the JSON of :func:`equilens.report.hover.hover_points` for a latent map, or None."""
 
     uri: str
     caption: str
     alt: str
     link: str | None = None
+    hover: str | None = None
 
 
 @dataclass
