@@ -21,6 +21,7 @@ import numpy as np
 
 from equilens.analysis.invariants import pool_frames
 from equilens.analysis.latents import RunLatents
+from equilens.data.molecules import closest
 from equilens.data.splits import split_file
 from equilens.errors import DataError
 
@@ -44,8 +45,8 @@ def frame_features(path: Path, i: int, atoms, key: str) -> np.ndarray:
     """(n_atoms, d) float64 features of frame ``i``; a DataError naming what is wrong."""
     if key not in atoms.arrays:
         has = sorted(set(atoms.arrays) - _STANDARD)
-        raise DataError(f"{path}: frame {i} has no per-atom array '{key}'; its arrays are: "
-                        f"{', '.join(has) or 'none besides numbers and positions'}")
+        raise DataError(f"{path}: frame {i} has no per-atom array '{key}'{closest(key, has)}; "
+                        f"its arrays are: {', '.join(has) or 'none besides numbers and positions'}")
     x = np.asarray(atoms.arrays[key])
     if not np.issubdtype(x.dtype, np.number):
         raise DataError(f"{path}: frame {i}: array '{key}' is not numeric ({x.dtype})")

@@ -236,12 +236,17 @@ def _cell(image, value: float) -> tuple[str, str]:
     return f"{value:.2f}", "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
 
 
+def short_label(name: str, width: int = 22) -> str:
+    """``name`` cut to its last ``width`` characters (a run folder's path), marked with '…'."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def plot_similarity(matrices: Mapping[str, np.ndarray], names: list[str], *, title: str,
                     out_path: str | os.PathLike[str]) -> Path:
     """One heat map per measure (``matrices``: column → (k, k), row = from, column = to,
     NaN where undefined), each cell annotated with its value; ``names``: the k latents."""
     k = len(names)
-    side = max(3.2, 0.9 * k + 1.6)
+    side = max(3.6, 0.9 * k + 2.4)
     fig = Figure(figsize=(side * len(SIMILARITY_PANELS), side + 0.6), constrained_layout=True)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(SIMILARITY_PANELS))
@@ -254,8 +259,9 @@ def plot_similarity(matrices: Mapping[str, np.ndarray], names: list[str], *, tit
             for j in range(k):
                 text, colour = _cell(image, m[i, j])
                 ax.text(j, i, text, color=colour, ha="center", va="center", fontsize=9)
-        ax.set_xticks(range(k), names, rotation=30, ha="right", fontsize=8)
-        ax.set_yticks(range(k), names, fontsize=8)
+        labels = [short_label(n) for n in names]
+        ax.set_xticks(range(k), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(k), labels, fontsize=8)
         ax.set_xlabel("to (reconstructed)")
         ax.set_ylabel("from (reconstructs)")
         ax.set_title(panel, fontsize=9)
