@@ -82,7 +82,7 @@ def test_analyze_a_pretrained_model_on_the_split_frames(code, rmd17_dir, tmp_pat
 def test_an_equivariant_layer_enters_through_invariants_per_irrep_copy(ethanol_frames):
     model = load_external("sevennet")
     assert not model.layers[0].invariant
-    latent, energy, _ = layer_latents(model, ethanol_frames, 0)
+    latent = layer_latents(model, ethanol_frames, 0)[0]
     assert latent.shape == (len(ethanol_frames), o3.Irreps(model.layers[0].irreps).num_irreps)
     rotation = o3.rand_matrix(dtype=torch.float64).numpy()
     turned = ethanol_frames.subset(np.arange(len(ethanol_frames)))

@@ -21,7 +21,10 @@ def _hsic_cka(x: np.ndarray, y: np.ndarray) -> float:
     n = len(x)
     h = np.eye(n) - np.ones((n, n)) / n
     k, l_ = x @ x.T, y @ y.T
-    hsic = lambda a, b: np.trace(a @ h @ b @ h) / (n - 1) ** 2  # noqa: E731
+
+    def hsic(a: np.ndarray, b: np.ndarray) -> float:
+        return np.trace(a @ h @ b @ h) / (n - 1) ** 2
+
     return hsic(k, l_) / np.sqrt(hsic(k, k) * hsic(l_, l_))
 
 

@@ -36,7 +36,7 @@ def _read(path: Path) -> list:
         raise DataError(f"{path}: no such file")
     try:
         images = ase.io.read(path, index=":")
-    except Exception as err:  # ASE raises many types for unreadable files
+    except Exception as err:  # noqa: BLE001 (ASE raises many types for unreadable files)
         raise DataError(f"{path}: ASE cannot read it ({type(err).__name__}: {err})") from None
     return images if isinstance(images, list) else [images]
 

@@ -1,5 +1,10 @@
 """`analyze_run`: scores and figures of a run's latent space, with controls.
 
+:func:`analyze_latents` does the same for latents from any source (a trained run, a
+pretrained model: :mod:`~equilens.analysis.external`, a features file:
+:mod:`~equilens.analysis.features_file`); without a random-weights control its columns
+are left empty.
+
 The analysed frames are the run's test set by default (``split``), never seen in training
 or checkpoint selection. The targets are the energy and the molecule's invariant targets
 (:mod:`~equilens.analysis.targets`: bond lengths, bond angles and cos(nφ) of dihedrals,
