@@ -124,3 +124,9 @@ def test_bad_specs_layers_and_elements_are_one_line_errors(code, rmd17_dir, tmp_
                  "4", "--n-val", "2", "--n-test", "4", "--out", str(tmp_path / "fm")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "does not know element(s) Fm" in err
+
+
+def test_a_built_in_model_is_analysed_after_training(rmd17_dir, tmp_path, capsys):
+    assert _analyze(rmd17_dir, tmp_path, "--model", "egnn") == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'egnn' is not a pretrained model" in err

@@ -25,7 +25,9 @@ from equilens.data import Frames
 from equilens.errors import ConfigError
 from equilens.models.external import (
     ExternalModel,
+    codes,
     evaluate,
+    is_external,
     load_external,
     load_random_external,
     time_per_frame,
@@ -89,6 +91,9 @@ def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int
     """
     if subset not in ("val", "test"):
         raise ConfigError(f"subset '{subset}' is not one of val, test")
+    if not is_external(spec):
+        raise ConfigError(f"'{spec}' is not a pretrained model ({', '.join(codes())}); "
+                          "train it first (equilens train), then analyze the run folder")
     splits = load_splits(config)
     frames = splits.parts()[subset]
     if not len(frames):

@@ -15,13 +15,16 @@ For latents X (n_frames, d_x) and Y (n_frames, d_y) of the same frames, three me
   centred features, which is ``‖YcᵀXc‖²_F / (‖XcᵀXc‖_F ‖YcᵀYc‖_F)``. 1: identical up to a
   rotation and an isotropic scale; symmetric.
 
-GFRE and LFRE are scikit-matter's (``skmatter.metrics``); CKA is implemented here.
+GFRE and LFRE are computed by :mod:`~equilens.analysis.reconstruction`, which follows
+scikit-matter's ``skmatter.metrics`` step by step (same numbers); CKA is implemented here.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from equilens.analysis.reconstruction import gfre, lfre
 from equilens.errors import DataError
 
 #: Most neighbours of each test frame for the LFRE's local maps (the paper's 100); a
@@ -67,16 +70,12 @@ def reconstruction_errors(x: np.ndarray, y: np.ndarray, train: np.ndarray, test:
     """(GFRE, LFRE) of reconstructing the (n, d_y) latent ``y`` from the (n, d_x) ``x``.
 
     ``train``/``test``: frame indices; the LFRE uses ``min(n_local, len(train) // 4)``
-    neighbours (at least 2). Both in scikit-matter's defaults otherwise (scaler, ridge 2-fold CV).
+    neighbours (at least 2); otherwise scikit-matter's defaults (see reconstruction).
     """
-    from skmatter.metrics import global_reconstruction_error, local_reconstruction_error
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(1):
-        gfre = global_reconstruction_error(x, y, train_idx=train, test_idx=test)
-        lfre = local_reconstruction_error(x, y, max(2, min(n_local, len(train) // 4)), train_idx=train,
-                                          test_idx=test, n_jobs=1)
-    return float(gfre), float(lfre)
+        g = gfre(x, y, train, test)
+        local = lfre(x, y, train, test, max(2, min(n_local, len(train) // 4)))
+    return g, local
 
 
 def latent_similarity(latents: dict[str, np.ndarray], *, seed: int = 0,
@@ -102,8 +101,8 @@ def latent_similarity(latents: dict[str, np.ndarray], *, seed: int = 0,
         for b, y in arrays.items():
             if a == b:
                 continue
-            gfre, lfre = reconstruction_errors(x, y, train, test, n_local)
-            rows.append({"from": a, "to": b, "gfre": gfre, "lfre": lfre,
+            g, local = reconstruction_errors(x, y, train, test, n_local)
+            rows.append({"from": a, "to": b, "gfre": g, "lfre": local,
                          "cka": linear_cka(x, y)})
     return rows
 

@@ -14,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Each SOURCE is a run folder (its best checkpoint), a pretrained model "
         "spec (sevennet, chgnet) or a built-in spec (random weights). On the same frames (the "
         "data flags, or else the first run folder's data), every ordered pair gets the global "
-        "and local feature reconstruction errors (scikit-matter) and linear CKA; writes "
+        "and local feature reconstruction errors (as scikit-matter computes them) and linear "
+        "CKA; writes "
         "latent_similarity.csv (from, to, gfre, lfre, cka), .json and a matrix figure .png.")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="run folder or model spec")
     add_data_flags(p)
