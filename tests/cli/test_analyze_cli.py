@@ -31,3 +31,24 @@ def test_analyze_uses_a_fixed_analysis_seed_unless_told(rmd17_dir, tmp_path, cap
     with np.load(tmp_path / "default" / "latents.npz") as default, \
             np.load(tmp_path / "three" / "latents.npz") as three:
         assert not np.allclose(default["latent_random"], three["latent_random"])
+
+
+def test_split_val_of_a_run_is_renamed_subset_with_a_note(rmd17_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--molecule", "ethanol", "--data-dir", str(rmd17_dir),
+                 "--model", "gcn:channels=8", "--n-train", "20", "--n-val", "12",
+                 "--n-test", "5", "--epochs", "1", "--device", "cpu",
+                 "--out", str(run), "--quiet"]) == 0
+    common = ["--method", "pca", "--no-explorer"]
+    assert main(["analyze", str(run), "--split", "val", *common, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "--split val is renamed --subset val" in err and len(err.strip().splitlines()) == 1
+    assert main(["analyze", str(run), "--subset", "val", *common, "--out", str(tmp_path / "b")]) == 0
+    assert "renamed" not in capsys.readouterr().err
+    for folder in ("a", "b"):
+        summary = json.loads((tmp_path / folder / "latent_scores.json").read_text())
+        assert summary["split"] == "val" and summary["n_frames"] == 12
+    assert main(["analyze", str(run), "--molecule", "ethanol", *common]) == 2
+    assert "drop the data flags" in capsys.readouterr().err
+    assert main(["analyze", *common]) == 2
+    assert "give one of RUN_DIR, --model SPEC or --features FILE" in capsys.readouterr().err

@@ -181,16 +181,16 @@ def run_explorer(out_dir: Path, lat: RunLatents, coords: dict[str, np.ndarray], 
     frames, axis = lat.frames, {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP"}.get(method, method)
     e_ref = float(frames.energy.min())
     props = {f"{name} latent {axis}": xy for name, xy in coords.items()}
-    props |= {"energy": frames.energy - e_ref, "predicted energy": lat.predicted_energy - e_ref,
-              "energy error": lat.predicted_energy - frames.energy} | values
+    props |= {"energy": frames.energy - e_ref} | ({} if lat.predicted_energy is None else {
+        "predicted energy": lat.predicted_energy - e_ref,
+        "energy error": lat.predicted_energy - frames.energy}) | values
     kcal = {"energy": "kcal/mol", "predicted energy": "kcal/mol", "energy error": "kcal/mol"}
     atom_props, vectors = per_atom_outputs(lat)
     kcal |= {name: "kcal/mol/Å" if "force" in name else "kcal/mol" for name in atom_props}
-    cfg = lat.config
     return write_explorer(
         out_dir, frames.positions_3d(), frames.frame_numbers(0), frames.frame_ids, props,
         atom_props, units=units | kcal, map_xy=f"trained latent {axis}", color="energy",
-        vectors=vectors, title=f"{cfg.data.molecule or 'data'}, {cfg.model}",
+        vectors=vectors, title=f"{lat.molecule_name or 'data'}, {lat.model_name}",
         description=f"{len(frames)} frames; energies relative to {e_ref:.4f} kcal/mol, the "
         "lowest true energy among them; atomic energies relative to their element's mean.")
 

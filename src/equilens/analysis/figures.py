@@ -237,3 +237,51 @@ def plot_histograms(
     ax.set_title(f"{name}: train vs {other}")
     ax.legend(frameon=False)
     return _save(fig, out_path)
+
+
+#: (column, panel title, colour map) of each panel of the similarity figure.
+SIMILARITY_PANELS = (("gfre", "GFRE (row → column; 0 = reconstructed)", "viridis_r"),
+                     ("lfre", "LFRE (row → column; 0 = reconstructed)", "viridis_r"),
+                     ("cka", "linear CKA (1 = same up to rotation, scale)", "viridis"))
+
+
+def _cell(image, value: float) -> tuple[str, str]:
+    """(text, colour) of a heat-map cell: black on light cells, white on dark ones."""
+    if not np.isfinite(value):
+        return "—", "black"
+    r, g, b, _ = image.cmap(image.norm(value))
+    return f"{value:.2f}", "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
+def short_label(name: str, width: int = 22) -> str:
+    """``name`` cut to its last ``width`` characters (a run folder's path), marked with '…'."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def plot_similarity(matrices: Mapping[str, np.ndarray], names: list[str], *, title: str,
+                    out_path: str | os.PathLike[str]) -> Path:
+    """One heat map per measure (``matrices``: column → (k, k), row = from, column = to,
+    NaN where undefined), each cell annotated with its value; ``names``: the k latents."""
+    k = len(names)
+    side = max(3.6, 0.9 * k + 2.4)
+    fig = Figure(figsize=(side * len(SIMILARITY_PANELS), side + 0.6), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(SIMILARITY_PANELS))
+    for ax, (column, panel, cmap) in zip(np.atleast_1d(axes), SIMILARITY_PANELS):
+        m = np.asarray(matrices[column], dtype=float)
+        image = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0.0,
+                          vmax=max(1.0, float(np.nanmax(m)) if np.isfinite(m).any() else 1.0))
+        ax.set_facecolor("0.85")
+        for i in range(k):
+            for j in range(k):
+                text, colour = _cell(image, m[i, j])
+                ax.text(j, i, text, color=colour, ha="center", va="center", fontsize=9)
+        labels = [short_label(n) for n in names]
+        ax.set_xticks(range(k), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(k), labels, fontsize=8)
+        ax.set_xlabel("to (reconstructed)")
+        ax.set_ylabel("from (reconstructs)")
+        ax.set_title(panel, fontsize=9)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, out_path)

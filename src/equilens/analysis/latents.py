@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,24 +25,44 @@ class RunLatents:
         frames: the frames (positions Å, energies kcal/mol).
         trained: (n_frames, latent_dim) latent of the trained model (best checkpoint).
         random: (n_frames, latent_dim) latent of the same architecture with random weights.
-        predicted_energy: (n_frames,) kcal/mol of the trained model.
+        predicted_energy: (n_frames,) kcal/mol of the trained model (None: not known).
         train_frames: the run's training frames (for the histograms of train vs analysed frames).
         atomic_energy: (n_atoms_total,) kcal/mol per-atom terms of the predicted energy,
             packed like ``frames.positions``; None if not extracted.
         predicted_forces: (n_atoms_total, 3) kcal/mol/Å of the trained model, for runs
             trained on forces; None otherwise.
         split: which frames these are, "val" or "test".
+        config: the run's config, or None for latents from elsewhere (a features file).
+        random: None when there is no random-weights control (an adapter that cannot
+            re-initialise its model, features read from a file); ``meta["random_weights"]``
+            then says why.
+        label: the model's name when it is not ``config.model`` (a pretrained model, a
+            features file); molecule: the molecule's name when not ``config.data.molecule``.
+        meta: more facts for ``latent_scores.json`` (layer, energy offset, timings...).
     """
 
-    config: Config
+    config: Config | None
     frames: Frames
     trained: np.ndarray
-    random: np.ndarray
-    predicted_energy: np.ndarray
+    random: np.ndarray | None
+    predicted_energy: np.ndarray | None
     train_frames: Frames
     atomic_energy: np.ndarray | None = None
     predicted_forces: np.ndarray | None = None
     split: str = "val"
+    label: str = ""
+    molecule: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def model_name(self) -> str:
+        """The model's spec or name (``egnn``, ``sevennet``, ``features:mace_descriptors``)."""
+        return self.label or (self.config.model if self.config is not None else "")
+
+    @property
+    def molecule_name(self) -> str | None:
+        """The rMD17 molecule, or None (frames of a file)."""
+        return self.molecule or (self.config.data.molecule if self.config is not None else None)
 
 
 def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,

@@ -1,5 +1,10 @@
 """`analyze_run`: scores and figures of a run's latent space, with controls.
 
+:func:`analyze_latents` does the same for latents from any source (a trained run, a
+pretrained model: :mod:`~equilens.analysis.external`, a features file:
+:mod:`~equilens.analysis.features_file`); without a random-weights control its columns
+are left empty.
+
 The analysed frames are the run's test set by default (``split``), never seen in training
 or checkpoint selection. The targets are the energy and the molecule's invariant targets
 (:mod:`~equilens.analysis.targets`: bond lengths, bond angles and cos(nφ) of dihedrals,
@@ -100,25 +105,54 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
     (:func:`~equilens.analysis.geometry.geometry_control`), or None.
     """
     run_dir = Path(run_dir)
-    out_dir = Path(out) if out else run_dir / "analysis"
     lat = extract_latents(run_dir, split, seed=seed, device=device, experiment=experiment,
                           model=model)
-    splits_cv = repeated_splits(len(lat.frames), folds=folds, repeats=repeats, seed=seed)
+    return analyze_latents(lat, Path(out) if out else run_dir / "analysis", method=method,
+                           perplexity=perplexity, top_k=top_k, seed=seed, folds=folds,
+                           repeats=repeats, explorer=explorer, cache_dir=cache_dir,
+                           meta={"run_dir": str(run_dir)})
+
+
+def _targets(lat: RunLatents) -> tuple[list, list[InvariantTarget], dict, list[dict]]:
+    """(variables, varying targets, their values on the analysed frames, excluded)."""
     numbers = lat.frames.frame_numbers(0)
     train_pos = lat.train_frames.positions_3d()
     variables = derive_variables(numbers, train_pos[0])
     targets, excluded = invariant_targets(variables, numbers, train_pos)
+    values = compute_targets(targets, lat.frames.positions_3d())
+    return variables, _varying(targets, values, excluded), values, excluded
+
+
+def _no_random(per_repeat: dict[str, np.ndarray]) -> None:
+    """Empty random-weights columns (NaN, written as blanks) when there is no such control."""
+    for stem in [c for c in per_repeat if not c.endswith(("_random", "_geometry"))]:
+        per_repeat.setdefault(stem + "_random", np.full_like(per_repeat[stem], np.nan))
+
+
+def analyze_latents(lat: RunLatents, out_dir: str | Path, *, method: str = "tsne",
+                    perplexity: float = 30.0, top_k: int = 5, seed: int = ANALYSIS_SEED,
+                    folds: int = FOLDS, repeats: int = REPEATS, explorer: bool = True,
+                    cache_dir: str | Path | None = None, meta: dict | None = None) -> Analysis:
+    """Score, draw and save latents from any source: a trained run (:func:`analyze_run`), a
+    pretrained model or a features file (:mod:`equilens.analysis.external`).
+
+    ``lat.trained``/``lat.random``: (n_frames, d) latents of ``lat.frames``; ``lat.random``
+    None leaves the random columns empty. ``meta``: extra keys of ``latent_scores.json``
+    (with ``lat.meta``). Writes the files of the module docstring into ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    splits_cv = repeated_splits(len(lat.frames), folds=folds, repeats=repeats, seed=seed)
+    variables, targets, values, excluded = _targets(lat)
     positions = lat.frames.positions_3d()
-    values = compute_targets(targets, positions)
-    targets = _varying(targets, values, excluded)
-    latents = {"trained": lat.trained, "random": lat.random}
+    latents = {"trained": lat.trained} | ({} if lat.random is None else {"random": lat.random})
     coords = {name: project(x, method, seed=seed, perplexity=perplexity)
               for name, x in latents.items()}
     per_repeat = score_representations(latents, coords, lat.frames.energy, values, targets,
                                        splits_cv)
+    _no_random(per_repeat)
     n_neighbors = min(10, (len(lat.frames) - 1) // 2)  # below n / 2 on a small test set
     trust = {name: trustworthiness(latents[name], coords[name], n_neighbors)
-             for name in latents}
+             for name in latents} | ({"random": None} if lat.random is None else {})
     control = geometry_control(positions, lat.frames.energy, values, targets, splits_cv,
                                method=method, seed=seed, perplexity=perplexity,
                                n_neighbors=n_neighbors, cache_dir=cache_dir)
@@ -128,15 +162,14 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
     rows = score_rows(per_repeat, targets)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "latent_scores.csv", rows, SCORE_COLUMNS)
-    summary = {"run_dir": str(run_dir), "model": lat.config.model,
-               "molecule": lat.config.data.molecule, "split": split, "method": method,
-               "n_frames": len(lat.frames), "perplexity": perplexity, "seed": seed,
+    summary = {**(meta or {}), "model": lat.model_name, "molecule": lat.molecule_name,
+               "split": lat.split, "method": method, "n_frames": len(lat.frames),
+               "perplexity": perplexity, "seed": seed,
                "cv": {"folds": folds, "repeats": repeats, "seed": seed, "knn_k": KNN_K},
                "trustworthiness": trust, "by_kind": by_kind(per_repeat, rows),
                "excluded": excluded,
-               "geometry_control": {"rule": RULE,
-                                    "features": control_features(targets)},
-               "rows": rows}
+               "geometry_control": {"rule": RULE, "features": control_features(targets)},
+               **lat.meta, "rows": rows}
     write_json(out_dir / "latent_scores.json", summary)
     raw = compute_variables(variables, positions)
     _save_npz(out_dir / "latents.npz", latents, coords, lat, raw, values)
@@ -151,11 +184,14 @@ def _save_npz(path: Path, latents: dict, coords: dict, lat: RunLatents, raw: dic
     import io
 
     buffer = io.BytesIO()
+    random = ({} if "random" not in latents else
+              {"latent_random": latents["random"], "coords2d_random": coords["random"]})
+    if lat.predicted_energy is not None:
+        random["predicted_energy"] = lat.predicted_energy
     np.savez_compressed(
-        buffer, latent=latents["trained"], latent_random=latents["random"],
-        coords2d=coords["trained"], coords2d_random=coords["random"],
+        buffer, latent=latents["trained"], coords2d=coords["trained"], **random,
         coords2d_geometry=coords["geometry"], energy=lat.frames.energy,
-        predicted_energy=lat.predicted_energy, frame_ids=lat.frames.frame_ids,
+        frame_ids=lat.frames.frame_ids,
         variable_names=np.array(list(raw)), variable_values=np.column_stack(list(raw.values())),
         target_names=np.array(list(values)),
         target_values=np.column_stack(list(values.values())))
@@ -169,11 +205,13 @@ def file_stem(name: str) -> str:
 
 def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[InvariantTarget],
              values: dict, rows: list[dict], method: str, top_k: int) -> None:
-    model, mol = lat.config.model, lat.config.data.molecule or "data"
+    model, mol = lat.model_name, lat.molecule_name or "data"
     axis = method.upper() if method != "tsne" else "t-SNE"
     energy = lat.frames.energy - lat.frames.energy.min()
     energy_label = "E − E_min (kcal/mol)"
     for name, suffix in (("trained", ""), ("random", "_random")):
+        if name not in coords:
+            continue
         plot_projection(coords[name], energy,
                         title=f"{mol}, {model}{' untrained' if suffix else ''}: {axis} by energy",
                         label=energy_label, out_path=out_dir / f"projection_energy{suffix}.png",
@@ -232,8 +270,9 @@ def format_scores(analysis: Analysis, limit: int | None = 12) -> str:
                                                                        "geometry")]
         lines.append(f"mean over {entry['n_targets']} {kind} target(s): " + "; ".join(part))
     t = analysis.trustworthiness
+    random = "none" if t.get("random") is None else f"{t['random']:.3f}"
     lines.append(f"trustworthiness of the 2-D projection: trained {t['trained']:.3f}, "
-                 f"random {t['random']:.3f}, geometry {t['geometry']:.3f}")
+                 f"random {random}, geometry {t['geometry']:.3f}")
     if s.get("excluded"):
         lines.append(f"{len(s['excluded'])} quantities excluded (see latent_scores.json)")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from typing import NoReturn
 from equilens import __version__
 from equilens.errors import EquilensError
 
-COMMANDS = ("train", "evaluate", "analyze", "check", "study")
+COMMANDS = ("train", "evaluate", "analyze", "check", "study", "compare-latents")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
-            module = import_module(f"equilens.cli.{name}")
+            module = import_module(f"equilens.cli.{name.replace('-', '_')}")
         except ModuleNotFoundError as err:
-            if err.name == f"equilens.cli.{name}":
+            if err.name == f"equilens.cli.{name.replace('-', '_')}":
                 continue
             raise
         module.add_parser(sub)

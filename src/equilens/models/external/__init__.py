@@ -15,10 +15,11 @@ from equilens.models.external.registry import (
     codes,
     is_external,
     load_external,
+    load_random_external,
     resolve_external,
     shipped,
 )
 
 __all__ = ["CheckpointError", "ExternalModel", "ExternalSpec", "Layer", "MissingExtraError",
            "Prediction", "as_batch", "codes", "evaluate", "is_external", "load_external",
-           "resolve_external", "shipped", "time_per_frame"]
+           "load_random_external", "resolve_external", "shipped", "time_per_frame"]

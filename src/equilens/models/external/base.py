@@ -66,7 +66,9 @@ class ExternalSpec:
     finds it. ``config`` is a dataclass whose fields are the spec keys (all strings,
     ``checkpoint`` first); ``checkpoints`` maps every checkpoint name the code knows to
     the path of its weights file (None when the package does not ship it);
-    ``build(config, dtype)`` returns the loaded :class:`ExternalModel`.
+    ``build(config, dtype)`` returns the loaded :class:`ExternalModel`;
+    ``random(config, dtype, seed)``, when the code can, returns the same architecture with
+    freshly initialised weights (the code's own initialisation, seeded), else it is None.
     """
 
     name: str
@@ -77,6 +79,7 @@ class ExternalSpec:
     build: Callable[[object, torch.dtype], ExternalModel]
     description: str = ""
     aliases: dict[str, str] = field(default_factory=dict)
+    random: Callable[[object, torch.dtype, int], ExternalModel] | None = None
 
 
 def spec_string(name: str, config: object) -> str:

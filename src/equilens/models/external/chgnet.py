@@ -152,8 +152,22 @@ def build(config: CHGNetConfig, dtype: torch.dtype) -> CHGNet:
     return CHGNet(net.to(dtype), spec_string("chgnet", config))
 
 
+def build_random(config: CHGNetConfig, dtype: torch.dtype, seed: int) -> CHGNet:
+    """The architecture of ``config``'s checkpoint with fresh weights: ``CHGNet(**model_args)``
+    of the checkpoint (chgnet's own initialisation), seeded by ``seed``. Its composition
+    model (per-element reference energies) is untrained too."""
+    from chgnet.model.model import CHGNet as Net
+
+    path = checkpoints()[config.checkpoint]
+    args = torch.load(path, map_location="cpu", weights_only=False)["model"]["model_args"]
+    with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(io.StringIO()):
+        torch.manual_seed(seed)
+        net = Net(**args)
+    return CHGNet(net.to(dtype), spec_string("chgnet", config) + " (random weights)")
+
+
 SPEC = ExternalSpec(
     name="chgnet", extra="chgnet", modules=("chgnet", "pymatgen"), config=CHGNetConfig,
-    checkpoints=checkpoints, build=build,
+    checkpoints=checkpoints, build=build, random=build_random,
     description="CHGNet (invariant, bond angles), pretrained on MPtrj",
 )

@@ -121,3 +121,17 @@ def load_external(spec: str, dtype: torch.dtype = torch.float32) -> ExternalMode
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval()
+
+
+def load_random_external(spec: str, seed: int = 0,
+                         dtype: torch.dtype = torch.float32) -> ExternalModel | None:
+    """The architecture of ``spec`` re-initialised by its code (seeded), in eval mode, or
+    None when the adapter cannot re-initialise it (then there is no random control)."""
+    name, config = resolve_external(spec)
+    build = codes()[name].random
+    if build is None:
+        return None
+    model = build(config, dtype, seed)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()

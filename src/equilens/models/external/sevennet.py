@@ -174,9 +174,41 @@ def build(config: SevenNetConfig, dtype: torch.dtype) -> SevenNet:
                     parity=bool(cp.config.get("is_parity", True)))
 
 
+def build_random(config: SevenNetConfig, dtype: torch.dtype, seed: int) -> SevenNet:
+    """The architecture of ``config``'s checkpoint with fresh trainable weights.
+
+    sevenn's own ``build_E3_equivariant_model`` on the checkpoint's config, seeded by
+    ``seed``, initialises every parameter; the state that training does not fit (the
+    convolutions' denominator, the average neighbour count of the training data, the
+    energy shift and scale, e3nn constants: every buffer and frozen parameter) is then
+    taken from the checkpoint, since the config does not hold it.
+    """
+    import warnings
+
+    from sevenn.checkpoint import SevenNetCheckpoint
+    from sevenn.model_build import build_E3_equivariant_model
+
+    from equilens.models import default_dtype
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cp = SevenNetCheckpoint(checkpoints()[config.checkpoint])
+        fitted = cp.build_model()
+        with torch.random.fork_rng(devices=[]), default_dtype(dtype):
+            torch.manual_seed(seed)
+            net = build_E3_equivariant_model(cp.config)
+    trainable = {name for name, p in fitted.named_parameters() if p.requires_grad}
+    frozen = {k: v for k, v in fitted.state_dict().items() if k not in trainable}
+    net.load_state_dict(frozen, strict=False)
+    modal = _modal_index(net, config.modal, config.checkpoint)
+    return SevenNet(net.to(dtype), spec_string("sevennet", config) + " (random weights)",
+                    modal, parity=bool(cp.config.get("is_parity", True)))
+
+
 SPEC = ExternalSpec(
     name="sevennet", extra="sevennet", modules=("sevenn",), config=SevenNetConfig,
     checkpoints=checkpoints, build=build,
     description="SevenNet (NequIP architecture, E(3)-equivariant), pretrained on MPtrj",
     aliases={"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5", "sevennet-mf-0": "7net-mf-0"},
+    random=build_random,
 )
