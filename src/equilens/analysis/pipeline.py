@@ -42,6 +42,9 @@ from equilens.analysis.latents import RunLatents, extract_latents
 from equilens.analysis.probes import FOLDS, KNN_K, REPEATS, repeated_splits
 from equilens.analysis.projection import project
 from equilens.analysis.scores import trustworthiness
+from equilens.analysis.structures import RULE as STRUCTURE_RULE
+from equilens.analysis.structures import (compute_structure_targets, structure_level,
+                                          structure_targets)
 from equilens.analysis.table import by_kind, score_columns, score_representations, score_rows
 from equilens.analysis.targets import InvariantTarget, compute_targets, invariant_targets
 from equilens.io import write_bytes, write_csv, write_json
@@ -82,6 +85,26 @@ def _varying(targets: list[InvariantTarget], values: dict[str, np.ndarray],
     return kept
 
 
+def _molecule_targets(lat: RunLatents) -> tuple:
+    """The bonded-graph targets of one molecule: (targets, values, raw variables,
+    excluded, (n_frames, n_atoms, 3) positions)."""
+    numbers = lat.frames.frame_numbers(0)
+    train_pos = lat.train_frames.positions_3d()
+    variables = derive_variables(numbers, train_pos[0])
+    targets, excluded = invariant_targets(variables, numbers, train_pos)
+    positions = lat.frames.positions_3d()
+    values = compute_targets(targets, positions)
+    return targets, values, compute_variables(variables, positions), excluded, positions
+
+
+def _structure_targets(lat: RunLatents) -> tuple:
+    """Per-structure targets (:mod:`~equilens.analysis.structures`) for frames without one
+    bonded graph; the same tuple as :func:`_molecule_targets` (packed positions)."""
+    targets = structure_targets(lat.train_frames, lat.frames)
+    values = compute_structure_targets(targets, lat.frames)
+    return targets, values, dict(values), [], lat.frames.positions
+
+
 def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne",
                 out: str | Path | None = None, perplexity: float = 30.0, top_k: int = 5,
                 seed: int = ANALYSIS_SEED, device: str = "cpu", folds: int = FOLDS,
@@ -101,12 +124,9 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
     lat = extract_latents(run_dir, split, seed=seed, device=device, experiment=experiment,
                           model=model)
     splits_cv = repeated_splits(len(lat.frames), folds=folds, repeats=repeats, seed=seed)
-    numbers = lat.frames.frame_numbers(0)
-    train_pos = lat.train_frames.positions_3d()
-    variables = derive_variables(numbers, train_pos[0])
-    targets, excluded = invariant_targets(variables, numbers, train_pos)
-    positions = lat.frames.positions_3d()
-    values = compute_targets(targets, positions)
+    structures = structure_level(lat.frames, lat.train_frames)
+    targets, values, raw, excluded, positions = (_structure_targets if structures
+                                                 else _molecule_targets)(lat)
     targets = _varying(targets, values, excluded)
     latents = {"trained": lat.trained, "random": lat.random}
     coords = {name: project(x, method, seed=seed, perplexity=perplexity)
@@ -131,14 +151,13 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
                "cv": {"folds": folds, "repeats": repeats, "seed": seed, "knn_k": KNN_K},
                "trustworthiness": trust, "by_kind": by_kind(per_repeat, rows),
                "excluded": excluded,
-               "geometry_control": {"rule": RULE,
+               "geometry_control": {"rule": STRUCTURE_RULE if structures else RULE,
                                     "features": control_features(targets)},
                "rows": rows}
     write_json(out_dir / "latent_scores.json", summary)
-    raw = compute_variables(variables, positions)
     _save_npz(out_dir / "latents.npz", latents, coords, lat, raw, values)
     _figures(out_dir, lat, coords, targets, values, rows, method, top_k)
-    if explorer:
+    if explorer and not structures:
         run_explorer(out_dir, lat, coords, values, {t.name: t.unit for t in targets}, method)
     return Analysis(out_dir, rows, trust, summary)
 

@@ -160,6 +160,29 @@ def resolve_counts(n_frames: int, n_train: Size, n_val: Size, n_test: Size,
     return counts["n_train"], counts["n_val"], counts["n_test"]
 
 
+def count_frames(path: str | Path) -> int:
+    """Frames in a data file, without reading its labels: an npz's first axis of
+    ``coords``/``R``, else the images ASE reads (a DataError for an unreadable file)."""
+    from equilens.data.readers import _check_file
+
+    path = Path(path)
+    _check_file(path)
+    if path.suffix == ".npz":
+        from equilens.data.readers import _load_npz
+
+        data = _load_npz(path)
+        key = next((k for k in ("coords", "R") if k in data), None)
+        if key is None or data[key].ndim != 3:
+            return len(read_file(path))  # raises, naming the keys it has
+        return int(data[key].shape[0])
+    import ase.io
+
+    try:
+        return len(ase.io.read(path, index=":"))
+    except Exception as err:  # ASE raises many types for unreadable files
+        raise DataError(f"{path}: ASE cannot read it ({type(err).__name__}: {err})") from None
+
+
 def check_elements(train: Frames, others: dict[str, Frames], where: str) -> None:
     """A DataError if a validation or test frame holds an element no training frame has.
 

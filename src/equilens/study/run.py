@@ -76,15 +76,20 @@ def study_lock(out: Path) -> Iterator[None]:
         yield
 
 
-def _preflight(todo: list[plan.PlannedRun]) -> None:
+def _preflight(todo: list[plan.PlannedRun], spec: StudySpec) -> None:
     """Load the frames of each molecule once before starting workers: a missing data file
-    is one clear error now (and a download happens once, not in every worker)."""
+    is one clear error now (and a download happens once, not in every worker). A file
+    system is split with every seed (and size): a seed whose test frames hold an element
+    its training frames lack stops the study here, before anything is written."""
     from equilens.training import load_splits
 
-    seen: set[str] = set()
+    seen: set[tuple] = set()
     for run in todo:
-        if run.molecule not in seen:
-            seen.add(run.molecule)
+        d = run.config.data
+        key = (run.molecule,) if run.molecule not in spec.by_name else (
+            run.molecule, run.seed, d.n_train, d.n_val, d.n_test)
+        if key not in seen:
+            seen.add(key)
             load_splits(run.config)
 
 
@@ -105,8 +110,10 @@ def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
     out.mkdir(parents=True, exist_ok=True)
     symmetry = symmetry_available()
     runs = plan.plan_runs(spec, out, symmetry=symmetry)
-    write_text(out / "study.yaml", spec.to_yaml())
     todo = sorted((r for r in runs if r.status != "done"), key=lambda r: -r.cost)
+    if todo:
+        _preflight(todo, spec)
+    write_text(out / "study.yaml", spec.to_yaml())
     cores = available_cores()
     workers = workers or max(1, min(cores, len(todo) or 1))
     threads = threads or default_threads(workers, cores)
@@ -118,7 +125,6 @@ def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
     errors: dict[str, str] = {}
     executed = 0
     if todo:
-        _preflight(todo)
         tasks = [make_task(r, threads=threads, method=spec.method,
                            perplexity=spec.perplexity, symmetry=symmetry,
                            cache_dir=out / CACHE) for r in todo]
