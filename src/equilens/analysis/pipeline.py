@@ -3,7 +3,9 @@
 The analysed frames are the run's test set by default (``split``), never seen in training
 or checkpoint selection. The targets are the energy and the molecule's invariant targets
 (:mod:`~equilens.analysis.targets`: bond lengths, bond angles and cos(nφ) of dihedrals,
-each averaged over its class of equivalent atoms). Three representations of the same
+each averaged over its class of equivalent atoms); frames that share no bonded graph
+(mixed molecules, periodic structures) are scored on per-structure invariants instead
+(:mod:`~equilens.analysis.structures`, kind ``structure``; no explorer). Three representations of the same
 frames are read by the same probes (:mod:`~equilens.analysis.probes`): the trained
 model's latent, the same architecture with random weights (what training added), and the
 geometry control (each target from the other targets that do not determine it,
@@ -185,7 +187,8 @@ def file_stem(name: str) -> str:
 
 def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[InvariantTarget],
              values: dict, rows: list[dict], method: str, top_k: int) -> None:
-    model, mol = lat.config.model, lat.config.data.molecule or "data"
+    data = lat.config.data
+    model, mol = lat.config.model, data.molecule or (Path(data.file).stem if data.file else "data")
     axis = method.upper() if method != "tsne" else "t-SNE"
     energy = lat.frames.energy - lat.frames.energy.min()
     energy_label = "E − E_min (kcal/mol)"

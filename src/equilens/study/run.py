@@ -93,14 +93,25 @@ def _preflight(todo: list[plan.PlannedRun], spec: StudySpec) -> None:
             load_splits(run.config)
 
 
+def check_data(spec: StudySpec, out: str | Path) -> None:
+    """Read the data of every run still to do (see :func:`_preflight`) without writing
+    anything: bad data stops a study before its folder is made."""
+    runs = plan.plan_runs(spec, Path(out), symmetry=symmetry_available())
+    todo = [r for r in runs if r.status != "done"]
+    if todo:
+        _preflight(todo, spec)
+
+
 def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
               workers: int | None = None, threads: int | None = None,
-              ray_address: str | None = None, progress: bool = True) -> StudyRun:
+              ray_address: str | None = None, progress: bool = True,
+              checked: bool = False) -> StudyRun:
     """Run (or resume) every run of ``spec`` into ``out``; return the runs and their results.
 
     Writes ``study.yaml`` and the run folders, never the report: the caller (see
     :func:`equilens.report.study_and_report`) reads the runs back and writes it. The
-    caller holds :func:`study_lock` on ``out``.
+    caller holds :func:`study_lock` on ``out``. ``checked``: :func:`check_data` was
+    called already (the data are not read again before the workers start).
     """
     from equilens.io import write_text
 
@@ -111,7 +122,7 @@ def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
     symmetry = symmetry_available()
     runs = plan.plan_runs(spec, out, symmetry=symmetry)
     todo = sorted((r for r in runs if r.status != "done"), key=lambda r: -r.cost)
-    if todo:
+    if todo and not checked:
         _preflight(todo, spec)
     write_text(out / "study.yaml", spec.to_yaml())
     cores = available_cores()
