@@ -30,6 +30,7 @@ def test_resolve_counts():
     assert resolve_counts(100, 0.29, 0.5, 0.21) == (29, 50, 21)  # no float rounding down
     assert resolve_counts(10, 5, 2, 3) == (5, 2, 3)
     assert resolve_counts(101, 0.8, 5, None) == (80, 5, 16)
+    assert resolve_counts(21, 0.5, None, None) == (10, 5, 6)  # every frame used
     with pytest.raises(DataError, match="leave 0 for n_val and n_test"):
         resolve_counts(10, 10, None, None)
     with pytest.raises(DataError, match="neither a count"):

@@ -8,8 +8,9 @@ training or validation, so no structure is seen twice. For any other file: one p
 shuffled once and cut into consecutive parts.
 
 Sizes of a file's parts are counts or fractions (:func:`resolve_counts`): a float in
-(0, 1) is that fraction of the file's frames (rounded down); a part given as None shares
-what the others leave equally (used when some part is a fraction). A file's frames are
+(0, 1) is that fraction of the file's frames (rounded down); the parts given as None share
+what the others leave equally, the last of them taking the remainder (used when some part
+is a fraction). A file's frames are
 named by their position in the file (0-based: ``frame_ids``, ``splits.json`` rows and
 every message), whatever indices the file itself carries. Every element of the
 validation and test frames must occur in the training frames (a model cannot have learnt
@@ -157,6 +158,7 @@ def resolve_counts(n_frames: int, n_train: Size, n_val: Size, n_test: Size,
             raise DataError(f"{where}: the {n_frames} frames leave {max(left, 0)} for "
                             f"{' and '.join(rest)}; give smaller sizes")
         counts.update({k: left // len(rest) for k in rest})
+        counts[rest[-1]] += left % len(rest)  # every frame is used
     return counts["n_train"], counts["n_val"], counts["n_test"]
 
 
