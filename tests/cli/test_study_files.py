@@ -89,3 +89,17 @@ def test_unseen_element_in_a_study_file_stops_before_writing(tmp_path, rmd17_dir
     assert "element(s) N occur in the" in err and "never in the training frames" in err
     assert f"frame {where} of the file" in err
     assert not out.exists()
+
+
+def test_train_takes_a_fraction_of_a_file(tmp_path, rmd17_dir, capsys):
+    path = write_mixed(tmp_path / "mixed.extxyz", rmd17_dir, {"ethanol": 20, "toluene": 10})
+    out = tmp_path / "run"
+    assert main(["train", "--file", str(path), "--model", "gcn:channels=8", "--n-train",
+                 "0.8", "--epochs", "1", "--device", "cpu", "--out", str(out),
+                 "--quiet"]) == 0
+    config = (out / "config.yaml").read_text()
+    assert "n_train: 24" in config and "n_val: 3" in config and "n_test: 3" in config
+    assert main(["train", "--molecule", "ethanol", "--n-train", "0.8",
+                 "--out", str(tmp_path / "no")]) == 2
+    assert "needs --file" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
