@@ -64,6 +64,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--method", choices=["tsne", "pca", "umap"],
                    help="projection of the latent maps (default: the preset's, t-SNE)")
     g.add_argument("--perplexity", type=float, help="t-SNE perplexity (default 30)")
+    _add_where(p)
+    p.set_defaults(func=run)
+
+
+def _add_where(p: argparse.ArgumentParser) -> None:
+    """The flags of where and how the runs go, and the report's options."""
     x = p.add_argument_group("where it runs")
     x.add_argument("--out", help="study folder (default: studies/<preset>)")
     x.add_argument("--workers", type=int,
@@ -77,7 +83,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="another study folder (e.g. the seed preset's): the report says which "
                    "of its verdicts hold in this one (e.g. after training to convergence)")
     x.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
-    p.set_defaults(func=run)
 
 
 #: Flags of `train` that are study axes or study keys, not run config overrides.
