@@ -86,7 +86,8 @@ def test_unseen_element_in_a_study_file_stops_before_writing(tmp_path, rmd17_dir
     code = main(args)
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert "element(s) N occur in the" in err and "never in the training frames" in err
+    assert "element N (Z=7) is unknown to the model" in err
+    assert "never in the training frames" in err
     assert f"frame {where} of the file" in err
     assert not out.exists()
 

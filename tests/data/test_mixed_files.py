@@ -83,7 +83,8 @@ def test_unseen_element_in_test_frames(tmp_path, rmd17_dir):
     with pytest.raises(DataError) as err:
         split_file(path, n_train=20, n_val=5, n_test=5, seed=seed)
     message = str(err.value)
-    assert "element(s) N occur in the" in message and f"frame {where} of the file" in message
+    assert "element N (Z=7) is unknown to the model, which knows: H, C, O" in message
+    assert f"frame {where} of the file" in message
     assert "never in the training" in message and "\n" not in message
 
 

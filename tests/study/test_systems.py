@@ -87,7 +87,8 @@ def test_study_file_systems_with_options_and_round_trip(tmp_path, rmd17_dir):
 
 def test_size_flags_take_counts_or_fractions(mixed):
     assert count_or_fraction("500") == 500 and count_or_fraction("0.8") == 0.8
-    for bad in ("1.5", "-1", "x"):
+    assert count_or_fraction("-1") == -1  # refused by the config, with its message
+    for bad in ("1.5", "-0.5", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             count_or_fraction(bad)
     args = argparse.Namespace(file=str(mixed), n_train=0.8, n_val=None, n_test=None)

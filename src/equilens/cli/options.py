@@ -37,8 +37,8 @@ def count_or_fraction(text: str) -> int | float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of frames") from None
-    if value.is_integer() and value >= 0:
-        return int(value)
+    if value.is_integer():
+        return int(value)  # the config names a count out of range
     if 0 < value < 1:
         return value
     raise argparse.ArgumentTypeError(f"{text} is neither a count of frames nor a fraction "

@@ -198,11 +198,14 @@ def check_elements(train: Frames, others: dict[str, Frames], where: str) -> None
         if new:
             z = new[0]
             first = next(i for i in range(len(frames)) if z in frames.frame_numbers(i))
-            names = ", ".join(chemical_symbols[e] for e in new)
+            more = (f" (also {', '.join(chemical_symbols[e] for e in new[1:])})"
+                    if len(new) > 1 else "")
             raise DataError(
-                f"{where}: element(s) {names} occur in the {part} frames (first: frame "
-                f"{int(frames.frame_ids[first])} of the file) but never in the training "
-                f"frames (elements {', '.join(chemical_symbols[e] for e in sorted(known))}); "
+                f"{where}: element {chemical_symbols[z]} (Z={z}) is unknown to the model, "
+                f"which knows: {', '.join(chemical_symbols[e] for e in sorted(known))} (the "
+                f"elements of its training frames){more}: it occurs in the {part} frames "
+                f"(first: frame {int(frames.frame_ids[first])} of the file) but never in the "
+                "training frames; "
                 "give more training frames or another seed")
 
 
