@@ -111,7 +111,7 @@ def test_scale_shift_on_mixed_compositions(mixed):
 
 def test_missing_data_dir_said_once_on_stderr(rmd17_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(sources.DATA_DIR_ENV, str(rmd17_dir))
-    monkeypatch.setattr(sources, "_WARNED", set())
+    monkeypatch.setenv(sources.WARNED_ENV, "")  # restored after the test
     missing = tmp_path / "nowhere"
     splits = split_rmd17("ethanol", data_dir=missing, n_train=10, n_val=5, n_test=5)
     lines = capsys.readouterr().err.strip().splitlines()
@@ -119,6 +119,8 @@ def test_missing_data_dir_said_once_on_stderr(rmd17_dir, tmp_path, monkeypatch, 
                      f"from ${sources.DATA_DIR_ENV} ({rmd17_dir}) instead"]
     assert {s["source"] for s in splits.sources.values()} == {f"${sources.DATA_DIR_ENV}"}
     assert all(s["path"].startswith(str(rmd17_dir.resolve())) for s in splits.sources.values())
+    split_rmd17("ethanol", data_dir=missing, n_train=10, n_val=5, n_test=5)
+    assert capsys.readouterr().err == ""  # said once
     here = split_rmd17("ethanol", data_dir=rmd17_dir, n_train=10, n_val=5, n_test=5)
     assert capsys.readouterr().err == ""
     assert {s["source"] for s in here.sources.values()} == {"--data-dir"}

@@ -148,7 +148,8 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "latent_scores.csv", rows, SCORE_COLUMNS)
     summary = {"run_dir": str(run_dir), "model": lat.config.model,
-               "molecule": lat.config.data.molecule, "split": split, "method": method,
+               "molecule": lat.config.data.molecule, "file": lat.config.data.file,
+               "split": split, "method": method,
                "n_frames": len(lat.frames), "perplexity": perplexity, "seed": seed,
                "cv": {"folds": folds, "repeats": repeats, "seed": seed, "knn_k": KNN_K},
                "trustworthiness": trust, "by_kind": by_kind(per_repeat, rows),
@@ -235,7 +236,8 @@ def format_scores(analysis: Analysis, limit: int | None = 12) -> str:
     head = (f"{'target':<28}{'probe':>12}{'kernel':>12}{'kNN 2D':>12} | {'random: probe':>13}"
             f"{'kernel':>12} | {'geometry: probe':>15}{'kernel':>12}")
     lines = [f"latent scores (R², {cv['repeats']} x {cv['folds']}-fold CV, mean±sd over "
-             f"repeats) of {s['model']} on {s['molecule']} {s['split']} "
+             f"repeats) of {s['model']} on {s['molecule'] or Path(s.get('file') or 'data').name} "
+             f"{s['split']} "
              f"({s['n_frames']} frames)", head]
     for r in shown:
         lines.append(f"{r['target']:<28}{_pm(r, 'r2_probe')}{_pm(r, 'r2_kernel')}"

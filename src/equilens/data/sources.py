@@ -68,8 +68,9 @@ def candidate_dirs(data_dir: str | Path | None = None) -> list[Path]:
 
 #: Names of the sources of :func:`locate_with_source`, in the order they are tried.
 SOURCE_NAMES = ("--data-dir", f"${DATA_DIR_ENV}", "cache", "download")
-#: ``--data-dir`` folders already reported missing in this process (one line each).
-_WARNED: set[str] = set()
+#: ``--data-dir`` folders already reported missing (os.pathsep-separated), in the
+#: environment so that worker processes started afterwards do not repeat the line.
+WARNED_ENV = "EQUILENS_MISSING_DATA_DIR_SAID"
 
 
 def _source_names(data_dir: str | Path | None) -> list[str]:
@@ -81,11 +82,13 @@ def _source_names(data_dir: str | Path | None) -> list[str]:
 
 
 def warn_missing_data_dir(data_dir: str | Path | None, found: Path, source: str) -> None:
-    """One line on stderr, once per folder and process, when an explicit ``data_dir`` does
-    not exist and the files come from ``source`` (``found``) instead."""
-    if not data_dir or Path(data_dir).expanduser().is_dir() or str(data_dir) in _WARNED:
+    """One line on stderr, once per folder (in a process and the workers it starts
+    afterwards), when an explicit ``data_dir`` does not exist and the files come from
+    ``source`` (``found``) instead."""
+    said = os.environ.get(WARNED_ENV, "").split(os.pathsep)
+    if not data_dir or Path(data_dir).expanduser().is_dir() or str(data_dir) in said:
         return
-    _WARNED.add(str(data_dir))
+    os.environ[WARNED_ENV] = os.pathsep.join([*filter(None, said), str(data_dir)])
     print(f"equilens: --data-dir {data_dir} does not exist; the data files come from "
           f"{source} ({found.parent}) instead", file=sys.stderr)
 
