@@ -64,6 +64,22 @@ def test_diatomic_and_mixed_molecules():
     assert v["rdf[0,1.25)"][1] == pytest.approx(8 / 5)  # C-H 1.09 Å, counted both ways
 
 
+def test_energy_residual_removes_the_per_element_reference():
+    """Energies that are exactly a per-element sum plus a frame term: the residual is
+    that term, centred, whatever the compositions."""
+    images = [molecule("CH4"), molecule("H2O"), molecule("CH3OH"), molecule("C2H6"),
+              molecule("CO2"), molecule("H2O2")]
+    frames = _frames(images, periodic=False)
+    per_element = {1: -13.6, 6: -1030.0, 8: -2040.0}
+    extra = np.array([0.3, -0.2, 0.1, 0.4, -0.5, 0.0])
+    frames.energy = np.array([sum(per_element[z] for z in a.numbers) for a in images]) + extra
+    residual = compute_structure_targets(structure_targets(frames, frames), frames)
+    counts = np.array([[np.sum(a.numbers == z) for z in (1, 6, 8)] for a in images], float)
+    fitted = extra - counts @ np.linalg.lstsq(counts, extra, rcond=None)[0]
+    np.testing.assert_allclose(residual["energy_residual"], fitted, atol=1e-9)
+    assert np.std(residual["energy_residual"]) < 1.0 < np.std(frames.energy)
+
+
 def test_when_structure_targets_are_used():
     water = _frames([molecule("H2O")] * 3, periodic=False)
     assert not structure_level(water, water)
@@ -81,5 +97,6 @@ def test_control_never_sees_its_own_group():
     assert "coordination" not in allowed["rdf[2,3)"]
     assert not any(n.startswith("rdf") for n in allowed["coordination"])
     assert set(allowed["coordination"]) == {"n_atoms", "x(Cu)", "volume_per_atom", "nn_mean",
-                                            "nn_std"}
+                                            "nn_std", "energy_residual"}
+    assert "energy_residual" not in allowed["energy_residual"]
     assert {t.kind for t in targets} == {"structure"}

@@ -103,7 +103,7 @@ def _structure_targets(lat: RunLatents) -> tuple:
     """Per-structure targets (:mod:`~equilens.analysis.structures`) for frames without one
     bonded graph; the same tuple as :func:`_molecule_targets` (packed positions)."""
     targets = structure_targets(lat.train_frames, lat.frames)
-    values = compute_structure_targets(targets, lat.frames)
+    values = compute_structure_targets(targets, lat.frames, lat.train_frames)
     return targets, values, dict(values), [], lat.frames.positions
 
 

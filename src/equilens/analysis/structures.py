@@ -20,7 +20,11 @@ cell, by the choice of periodic images), as every model here is:
   between its first and second fcc shells) (group ``shells``);
 * ``rdf[a,b)``: the radial distribution as neighbours per atom at distances in [a, b) Å,
   bins :data:`RDF_EDGES` (not divided by the density, so defined without a cell too;
-  group ``shells``).
+  group ``shells``);
+* ``energy_residual``: the energy (kcal/mol) minus its least-squares fit on the frame's
+  element counts over the training frames (the per-element shift of the models): on
+  mixed compositions the total energy mostly counts atoms, and this is what is left
+  (group ``energy``).
 
 Targets that do not vary over the analysed frames (e.g. ``n_atoms`` of a single bulk
 cell, every ``x(El)`` of one molecule) are excluded by the analysis with that reason.
@@ -57,8 +61,8 @@ COORDINATION_FACTOR: float = 1.2
 RULE = ("each structure target is predicted from every other target except those of its "
         "group (composition: n_atoms and element fractions; cell: volume per atom; "
         "nearest: nearest-neighbour distance mean and std; shells: coordination number and "
-        "radial-distribution bins), which are computed from the same counts; the energy "
-        "from every target")
+        "radial-distribution bins; energy: the energy residual after the per-element "
+        "reference), which are computed from the same counts; the energy from every target")
 
 
 @dataclass(frozen=True)
@@ -113,18 +117,42 @@ def structure_targets(train_frames: Frames, frames: Frames) -> list[StructureTar
                 StructureTarget("coordination", "neighbours/atom", "shells")]
     targets += [StructureTarget(_bin_name(a, b), "neighbours/atom", "shells")
                 for a, b in zip(RDF_EDGES[:-1], RDF_EDGES[1:])]
+    targets.append(StructureTarget("energy_residual", "kcal/mol", "energy"))
     return targets
+
+
+def _element_counts(frames: Frames, elements: list[int]) -> np.ndarray:
+    """(n_frames, n_elements) atoms of each of ``elements`` per frame."""
+    frame = np.repeat(np.arange(len(frames)), frames.n_atoms)
+    column = np.searchsorted(elements, frames.numbers)
+    known = np.isin(frames.numbers, elements)
+    counts = np.zeros((len(frames), len(elements)))
+    np.add.at(counts, (frame[known], column[known]), 1.0)
+    return counts
+
+
+def energy_residual(frames: Frames, train_frames: Frames) -> np.ndarray:
+    """(n_frames,) kcal/mol: energy minus the least-squares per-element reference fitted
+    on ``train_frames``' element counts."""
+    elements = train_frames.elements
+    shift, *_ = np.linalg.lstsq(_element_counts(train_frames, elements), train_frames.energy,
+                                rcond=None)
+    return frames.energy - _element_counts(frames, elements) @ shift
 
 
 def _bin_name(a: float, b: float) -> str:
     return f"rdf[{a:g},{b:g})"
 
 
-def compute_structure_targets(targets: list[StructureTarget],
-                              frames: Frames) -> dict[str, np.ndarray]:
+def compute_structure_targets(targets: list[StructureTarget], frames: Frames,
+                              train_frames: Frames | None = None) -> dict[str, np.ndarray]:
     """``{target name: (n_frames,)}`` values of ``targets`` on ``frames`` (units as the
-    targets say)."""
+    targets say); ``train_frames`` fit the reference of ``energy_residual`` (None: the
+    frames themselves)."""
     table = [_frame_values(frames, i) for i in range(len(frames))]
+    residual = energy_residual(frames, frames if train_frames is None else train_frames)
+    for row, value in zip(table, residual):
+        row["energy_residual"] = float(value)
     return {t.name: np.array([row.get(t.name, 0.0) for row in table]) for t in targets}
 
 
