@@ -67,7 +67,7 @@ def test_study_on_a_mixed_file(tmp_path, rmd17_dir, capsys):
     assert "coordination" not in scores["geometry_control"]["features"]["rdf[1.25,2)"]
 
     page = (out / "report.html").read_text()
-    for text in ("GNNs on data files", "mixed = ", "Results", "mean predictor", "Conclusion",
+    for text in ("GNNs on data files", "mixed = ", "2 compositions: C2H6O, C7H8", "Results", "mean predictor", "Conclusion",
                  "Latent spaces"):
         assert text in page, text
     assert not re.search(r"rMD17 split", page)
@@ -77,7 +77,7 @@ def test_unseen_element_in_a_study_file_stops_before_writing(tmp_path, rmd17_dir
     """Twenty ethanol frames and one uracil frame (with N): a seed whose training frames
     miss it is one line on stderr, exit code 2, and no study folder."""
     path = write_mixed(tmp_path / "n.extxyz", rmd17_dir, {"ethanol": 20, "uracil": 1})
-    where = [i for i, atoms in enumerate(read(path, ":")) if 7 in atoms.numbers][0]
+    where = next(i for i, atoms in enumerate(read(path, ":")) if 7 in atoms.numbers)
     seed = next(s for s in range(50)
                 if where not in np.random.default_rng(s).permutation(21)[:10])
     out = tmp_path / "study"

@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 import equilens.data.sources as sources
 from equilens.data import TypeMap, split_file, split_rmd17
@@ -77,7 +76,7 @@ def test_unseen_element_in_test_frames(tmp_path, rmd17_dir):
     training frames is one line naming the element and its frame in the file."""
     path = write_mixed(tmp_path / "n.extxyz", rmd17_dir, {"ethanol": 29, "uracil": 1})
     from ase.io import read
-    where = [i for i, a in enumerate(read(path, ":")) if 7 in a.numbers][0]
+    where = next(i for i, a in enumerate(read(path, ":")) if 7 in a.numbers)
     seed = next(s for s in range(50)
                 if where not in np.random.default_rng(s).permutation(30)[:20])
     with pytest.raises(DataError) as err:
@@ -115,8 +114,9 @@ def test_missing_data_dir_said_once_on_stderr(rmd17_dir, tmp_path, monkeypatch, 
     missing = tmp_path / "nowhere"
     splits = split_rmd17("ethanol", data_dir=missing, n_train=10, n_val=5, n_test=5)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == [f"equilens: --data-dir {missing} does not exist; the data files come "
-                     f"from ${sources.DATA_DIR_ENV} ({rmd17_dir}) instead"]
+    expected = (f"equilens: --data-dir {missing} does not exist; the data files come "
+                f"from ${sources.DATA_DIR_ENV} ({rmd17_dir}) instead")
+    assert lines == [expected]
     assert {s["source"] for s in splits.sources.values()} == {f"${sources.DATA_DIR_ENV}"}
     assert all(s["path"].startswith(str(rmd17_dir.resolve())) for s in splits.sources.values())
     split_rmd17("ethanol", data_dir=missing, n_train=10, n_val=5, n_test=5)

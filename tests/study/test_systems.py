@@ -30,6 +30,7 @@ def test_files_are_systems_named_by_their_stem(mixed, tmp_path):
                       overrides={"data.n_train": 30, "data.n_val": 10, "data.n_test": 10})
     assert spec.molecules == ["ethanol", "mixed", "mixed_2", "ethanol_2"]
     assert spec.rmd17_molecules == ["ethanol"]
+    assert spec.by_name["mixed"].formulas == ["C2H6O", "C7H8"] and spec.by_name["mixed"].n_frames == 50
     cfg = spec.run_config("mixed_2", "gcn", 0)
     assert cfg.data.file == str((other / "mixed.extxyz").resolve()) and cfg.data.molecule is None
     assert (cfg.data.n_train, cfg.data.n_val, cfg.data.n_test) == (30, 10, 10)

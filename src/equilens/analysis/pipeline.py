@@ -236,9 +236,8 @@ def format_scores(analysis: Analysis, limit: int | None = 12) -> str:
     head = (f"{'target':<28}{'probe':>12}{'kernel':>12}{'kNN 2D':>12} | {'random: probe':>13}"
             f"{'kernel':>12} | {'geometry: probe':>15}{'kernel':>12}")
     lines = [f"latent scores (R², {cv['repeats']} x {cv['folds']}-fold CV, mean±sd over "
-             f"repeats) of {s['model']} on {s['molecule'] or Path(s.get('file') or 'data').name} "
-             f"{s['split']} "
-             f"({s['n_frames']} frames)", head]
+             f"repeats) of {s['model']} on {s['molecule'] or Path(s.get('file') or 'data').name}"
+             f" {s['split']} ({s['n_frames']} frames)", head]
     for r in shown:
         lines.append(f"{r['target']:<28}{_pm(r, 'r2_probe')}{_pm(r, 'r2_kernel')}"
                      f"{_pm(r, 'r2_knn_2d')} | {_pm(r, 'r2_probe_random'):>13}"

@@ -42,6 +42,7 @@ it. The energy is predicted from every target. All targets have ``kind`` ``struc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from ase.data import chemical_symbols, covalent_radii
@@ -116,7 +117,7 @@ def structure_targets(train_frames: Frames, frames: Frames) -> list[StructureTar
                 StructureTarget("nn_std", "Å", "nearest"),
                 StructureTarget("coordination", "neighbours/atom", "shells")]
     targets += [StructureTarget(_bin_name(a, b), "neighbours/atom", "shells")
-                for a, b in zip(RDF_EDGES[:-1], RDF_EDGES[1:])]
+                for a, b in pairwise(RDF_EDGES)]
     targets.append(StructureTarget("energy_residual", "kcal/mol", "energy"))
     return targets
 

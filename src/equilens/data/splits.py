@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from equilens.data.frames import Frames, concat
 from equilens.data.molecules import RMD17_SPLITS, check_split, rmd17_filename
-from ase.data import chemical_symbols
-
 from equilens.data.readers import read_file, read_rmd17_npz
 from equilens.data.sources import locate_with_source, sha256
 from equilens.errors import DataError
@@ -181,7 +180,7 @@ def count_frames(path: str | Path) -> int:
 
     try:
         return len(ase.io.read(path, index=":"))
-    except Exception as err:  # ASE raises many types for unreadable files
+    except Exception as err:  # noqa: BLE001 - ASE raises many types for unreadable files
         raise DataError(f"{path}: ASE cannot read it ({type(err).__name__}: {err})") from None
 
 

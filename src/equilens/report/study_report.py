@@ -35,7 +35,6 @@ def study_and_report(spec: StudySpec, out: str | Path, *, command: str = "",
     checks against this one's (read before any run starts, so a wrong folder fails early).
     """
     from equilens.report.document import write_report
-
     from equilens.study.run import check_data
 
     out = Path(out)

@@ -70,6 +70,8 @@ class System:
         options: dotted data config keys of this file (``data.energy_key``...).
         sizes: ``n_train``/``n_val``/``n_test`` as given (count, fraction or None).
         n_frames: frames in the file.
+        formulas: the distinct Hill formulas of its frames, sorted (e.g. ``["C2H6O",
+            "C7H8"]``): more than one, and the mean predictor floor mostly counts atoms.
     """
 
     name: str
@@ -77,6 +79,7 @@ class System:
     options: dict[str, Any] = field(default_factory=dict)
     sizes: dict[str, int | float | None] = field(default_factory=dict)
     n_frames: int = 0
+    formulas: list[str] = field(default_factory=list)
 
     def counts(self, study_sizes: dict[str, Any], train_sizes: list[int]) -> dict[str, int]:
         """Dotted ``data.n_*`` counts of this file (see the module docstring)."""
@@ -118,17 +121,28 @@ def parse_entries(items: list[Any], base: Path | None = None) -> list[SystemEntr
     return out
 
 
-def count_frames(path: Path, entry: SystemEntry) -> int:
-    """Frames in a system's file (read once, with its label keys: a file that cannot be
-    read is a ConfigError naming it before anything runs)."""
+def read_system(path: Path, entry: SystemEntry) -> tuple[int, list[str]]:
+    """Frames in a system's file and their distinct Hill formulas (read once, with its
+    label keys: a file that cannot be read is a ConfigError naming it before anything
+    runs)."""
     from equilens.data.readers import read_file
 
     kwargs = {k: v for k, v in (("energy_key", entry.energy_key),
                                 ("forces_key", entry.forces_key)) if v}
     try:
-        return len(read_file(path, entry.labels or "rmd17", **kwargs))
+        frames = read_file(path, entry.labels or "rmd17", **kwargs)
     except EquilensError as err:
         raise ConfigError(f"system file: {err}") from None
+    formulas = {frames.subset([i]).formula for i in _first_of_each(frames)}
+    return len(frames), sorted(formulas)
+
+
+def _first_of_each(frames: Any) -> list[int]:
+    """Index of the first frame of each distinct (sorted) composition."""
+    seen: dict[tuple, int] = {}
+    for i in range(len(frames)):
+        seen.setdefault(tuple(sorted(frames.frame_numbers(i).tolist())), i)
+    return list(seen.values())
 
 
 def resolve_systems(entries: list[SystemEntry], taken: list[str]) -> list[System]:
@@ -151,5 +165,5 @@ def resolve_systems(entries: list[SystemEntry], taken: list[str]) -> list[System
         options = {f"data.{key}": getattr(entry, key)
                    for key in ("energy_key", "forces_key", "labels") if getattr(entry, key)}
         sizes = {k: getattr(entry, k) for k in SIZE_KEYS}
-        out.append(System(name, str(path), options, sizes, count_frames(path, entry)))
+        out.append(System(name, str(path), options, sizes, *read_system(path, entry)))
     return out
