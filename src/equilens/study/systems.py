@@ -12,6 +12,7 @@ study (``name:`` sets it); results keep it in their ``molecule`` column. An item
         name: bulk
         energy_key: REF_energy        # data.energy_key: the energy (eV) in the ASE file
         forces_key: REF_forces        # data.forces_key: the forces (eV/Å)
+        stress_key: REF_stress        # data.stress_key (periodic data; the run config's key)
         n_train: 0.8                  # a count, or a fraction in (0, 1) of the file's frames
         n_val: 50
         labels: rmd17                 # data.labels, for an rMD17 npz
@@ -54,6 +55,7 @@ class SystemEntry(BaseModel):
     name: str | None = None
     energy_key: str | None = None
     forces_key: str | None = None
+    stress_key: str | None = None
     labels: str | None = None
     n_train: int | float | None = None
     n_val: int | float | None = None
@@ -163,7 +165,8 @@ def resolve_systems(entries: list[SystemEntry], taken: list[str]) -> list[System
             name, k = f"{base}_{k}", k + 1
         used.add(name)
         options = {f"data.{key}": getattr(entry, key)
-                   for key in ("energy_key", "forces_key", "labels") if getattr(entry, key)}
+                   for key in ("energy_key", "forces_key", "stress_key", "labels")
+                   if getattr(entry, key)}
         sizes = {k: getattr(entry, k) for k in SIZE_KEYS}
         out.append(System(name, str(path), options, sizes, *read_system(path, entry)))
     return out
