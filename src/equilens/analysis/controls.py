@@ -38,10 +38,19 @@ def shares_a_vector(a: InvariantTarget, b: InvariantTarget) -> bool:
     return any(len(set(u.atoms) & set(v.atoms)) >= 2 for u in a.members for v in b.members)
 
 
+def _determines(a, b) -> bool:
+    """Whether target ``b`` is left out of ``a``'s control: a vector in common, or for
+    targets with a ``group`` (structure targets, :mod:`~equilens.analysis.structures`)
+    the same group."""
+    if hasattr(a, "group") or hasattr(b, "group"):
+        return getattr(a, "group", None) == getattr(b, "group", None)
+    return shares_a_vector(a, b)
+
+
 def control_features(targets: Sequence[InvariantTarget]) -> dict[str, list[str]]:
     """For every target, the names of the targets its geometry control may use.
 
     Returns ``{target name: [feature target names]}`` in the order of ``targets``; the
     energy (not a target here) uses all of them.
     """
-    return {t.name: [u.name for u in targets if not shares_a_vector(t, u)] for t in targets}
+    return {t.name: [u.name for u in targets if not _determines(t, u)] for t in targets}

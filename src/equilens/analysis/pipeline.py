@@ -8,7 +8,9 @@ are left empty.
 The analysed frames are the run's test set by default (``split``), never seen in training
 or checkpoint selection. The targets are the energy and the molecule's invariant targets
 (:mod:`~equilens.analysis.targets`: bond lengths, bond angles and cos(nφ) of dihedrals,
-each averaged over its class of equivalent atoms). Three representations of the same
+each averaged over its class of equivalent atoms); frames that share no bonded graph
+(mixed molecules, periodic structures) are scored on per-structure invariants instead
+(:mod:`~equilens.analysis.structures`, kind ``structure``; no explorer). Three representations of the same
 frames are read by the same probes (:mod:`~equilens.analysis.probes`): the trained
 model's latent, the same architecture with random weights (what training added), and the
 geometry control (each target from the other targets that do not determine it,
@@ -48,6 +50,9 @@ from equilens.analysis.latents import RunLatents, extract_latents
 from equilens.analysis.probes import FOLDS, KNN_K, REPEATS, repeated_splits
 from equilens.analysis.projection import project
 from equilens.analysis.scores import trustworthiness
+from equilens.analysis.structures import RULE as STRUCTURE_RULE
+from equilens.analysis.structures import (compute_structure_targets, structure_level,
+                                          structure_targets)
 from equilens.analysis.table import by_kind, score_columns, score_representations, score_rows
 from equilens.analysis.targets import InvariantTarget, compute_targets, invariant_targets
 from equilens.io import write_bytes, write_csv, write_json
@@ -90,6 +95,26 @@ def _varying(targets: list[InvariantTarget], values: dict[str, np.ndarray],
     return kept
 
 
+def _molecule_targets(lat: RunLatents) -> tuple:
+    """The bonded-graph targets of one molecule: (targets, values, raw variables,
+    excluded, (n_frames, n_atoms, 3) positions)."""
+    numbers = lat.frames.frame_numbers(0)
+    train_pos = lat.train_frames.positions_3d()
+    variables = derive_variables(numbers, train_pos[0])
+    targets, excluded = invariant_targets(variables, numbers, train_pos)
+    positions = lat.frames.positions_3d()
+    values = compute_targets(targets, positions)
+    return targets, values, compute_variables(variables, positions), excluded, positions
+
+
+def _structure_targets(lat: RunLatents) -> tuple:
+    """Per-structure targets (:mod:`~equilens.analysis.structures`) for frames without one
+    bonded graph; the same tuple as :func:`_molecule_targets` (packed positions)."""
+    targets = structure_targets(lat.train_frames, lat.frames)
+    values = compute_structure_targets(targets, lat.frames, lat.train_frames)
+    return targets, values, dict(values), [], lat.frames.positions
+
+
 def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne",
                 out: str | Path | None = None, perplexity: float = 30.0, top_k: int = 5,
                 seed: int = ANALYSIS_SEED, device: str = "cpu", folds: int = FOLDS,
@@ -113,16 +138,6 @@ def analyze_run(run_dir: str | Path, *, split: str = "test", method: str = "tsne
                            meta={"run_dir": str(run_dir)})
 
 
-def _targets(lat: RunLatents) -> tuple[list, list[InvariantTarget], dict, list[dict]]:
-    """(variables, varying targets, their values on the analysed frames, excluded)."""
-    numbers = lat.frames.frame_numbers(0)
-    train_pos = lat.train_frames.positions_3d()
-    variables = derive_variables(numbers, train_pos[0])
-    targets, excluded = invariant_targets(variables, numbers, train_pos)
-    values = compute_targets(targets, lat.frames.positions_3d())
-    return variables, _varying(targets, values, excluded), values, excluded
-
-
 def _no_random(per_repeat: dict[str, np.ndarray]) -> None:
     """Empty random-weights columns (NaN, written as blanks) when there is no such control."""
     for stem in [c for c in per_repeat if not c.endswith(("_random", "_geometry"))]:
@@ -142,8 +157,10 @@ def analyze_latents(lat: RunLatents, out_dir: str | Path, *, method: str = "tsne
     """
     out_dir = Path(out_dir)
     splits_cv = repeated_splits(len(lat.frames), folds=folds, repeats=repeats, seed=seed)
-    variables, targets, values, excluded = _targets(lat)
-    positions = lat.frames.positions_3d()
+    structures = structure_level(lat.frames, lat.train_frames)
+    targets, values, raw, excluded, positions = (_structure_targets if structures
+                                                 else _molecule_targets)(lat)
+    targets = _varying(targets, values, excluded)
     latents = {"trained": lat.trained} | ({} if lat.random is None else {"random": lat.random})
     coords = {name: project(x, method, seed=seed, perplexity=perplexity)
               for name, x in latents.items()}
@@ -163,18 +180,19 @@ def analyze_latents(lat: RunLatents, out_dir: str | Path, *, method: str = "tsne
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "latent_scores.csv", rows, SCORE_COLUMNS)
     summary = {**(meta or {}), "model": lat.model_name, "molecule": lat.molecule_name,
+               "file": lat.config.data.file if lat.config is not None else None,
                "split": lat.split, "method": method, "n_frames": len(lat.frames),
                "perplexity": perplexity, "seed": seed,
                "cv": {"folds": folds, "repeats": repeats, "seed": seed, "knn_k": KNN_K},
                "trustworthiness": trust, "by_kind": by_kind(per_repeat, rows),
                "excluded": excluded,
-               "geometry_control": {"rule": RULE, "features": control_features(targets)},
+               "geometry_control": {"rule": STRUCTURE_RULE if structures else RULE,
+                                    "features": control_features(targets)},
                **lat.meta, "rows": rows}
     write_json(out_dir / "latent_scores.json", summary)
-    raw = compute_variables(variables, positions)
     _save_npz(out_dir / "latents.npz", latents, coords, lat, raw, values)
     _figures(out_dir, lat, coords, targets, values, rows, method, top_k)
-    if explorer:
+    if explorer and not structures:
         run_explorer(out_dir, lat, coords, values, {t.name: t.unit for t in targets}, method)
     return Analysis(out_dir, rows, trust, summary)
 
@@ -205,7 +223,9 @@ def file_stem(name: str) -> str:
 
 def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[InvariantTarget],
              values: dict, rows: list[dict], method: str, top_k: int) -> None:
-    model, mol = lat.model_name, lat.molecule_name or "data"
+    data = lat.config.data if lat.config is not None else None
+    model = lat.model_name
+    mol = lat.molecule_name or (Path(data.file).stem if data is not None and data.file else "data")
     axis = method.upper() if method != "tsne" else "t-SNE"
     energy = lat.frames.energy - lat.frames.energy.min()
     energy_label = "E − E_min (kcal/mol)"
@@ -255,8 +275,8 @@ def format_scores(analysis: Analysis, limit: int | None = 12) -> str:
     head = (f"{'target':<28}{'probe':>12}{'kernel':>12}{'kNN 2D':>12} | {'random: probe':>13}"
             f"{'kernel':>12} | {'geometry: probe':>15}{'kernel':>12}")
     lines = [f"latent scores (R², {cv['repeats']} x {cv['folds']}-fold CV, mean±sd over "
-             f"repeats) of {s['model']} on {s['molecule']} {s['split']} "
-             f"({s['n_frames']} frames)", head]
+             f"repeats) of {s['model']} on {s['molecule'] or Path(s.get('file') or 'data').name}"
+             f" {s['split']} ({s['n_frames']} frames)", head]
     for r in shown:
         lines.append(f"{r['target']:<28}{_pm(r, 'r2_probe')}{_pm(r, 'r2_kernel')}"
                      f"{_pm(r, 'r2_knn_2d')} | {_pm(r, 'r2_probe_random'):>13}"

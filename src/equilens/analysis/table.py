@@ -27,7 +27,7 @@ from equilens.analysis.targets import InvariantTarget
 __all__ = ["KINDS", "REPRESENTATIONS", "SCORES", "by_kind", "geometry_scores", "score_columns",
            "score_representations", "score_rows"]
 
-KINDS: tuple[str, ...] = ("energy", "bond", "angle", "dihedral")
+KINDS: tuple[str, ...] = ("energy", "bond", "angle", "dihedral", "structure")
 #: representation -> column suffix
 REPRESENTATIONS: dict[str, str] = {"trained": "", "random": "_random", "geometry": "_geometry"}
 #: probe name in :data:`~equilens.analysis.probes.PROBES` -> column stem

@@ -25,6 +25,46 @@ TRAIN_FLAGS = {
 
 
 CUTOFF_HELP = "radial cutoff in Å (default 5); not for a model without one (mlp)"
+FRACTION_HELP = ("a size left out shares equally what the others leave when one is a "
+                 "fraction")
+SIZE_FLAGS = ("n_train", "n_val", "n_test")
+
+
+def count_or_fraction(text: str) -> int | float:
+    """A split size flag: a count (``500``) or a fraction in (0, 1) of a file's frames
+    (``0.8``); anything else is argparse's one-line error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of frames") from None
+    if value.is_integer():
+        return int(value)  # the config names a count out of range
+    if 0 < value < 1:
+        return value
+    raise argparse.ArgumentTypeError(f"{text} is neither a count of frames nor a fraction "
+                                     "in (0, 1)")
+
+
+def resolve_fractions(args: argparse.Namespace) -> dict[str, int]:
+    """Dotted ``data.n_*`` counts when a size flag is a fraction of ``--file``'s frames
+    (the sizes left out share what the others leave); {} when every size is a count.
+
+    A fraction without ``--file`` is a ConfigError: rMD17 sizes are counts.
+    """
+    sizes = {k: getattr(args, k, None) for k in SIZE_FLAGS}
+    fractions = [k for k, v in sizes.items() if isinstance(v, float)]
+    if not fractions:
+        return {}
+    from equilens.errors import ConfigError
+
+    flag = "--" + fractions[0].replace("_", "-")
+    if not getattr(args, "file", None):
+        raise ConfigError(f"{flag} {sizes[fractions[0]]}: a fraction of a file's frames "
+                          "needs --file; give a count of rMD17 frames")
+    from equilens.data.splits import count_frames, resolve_counts
+
+    counts = resolve_counts(count_frames(args.file), *sizes.values(), where=args.file)
+    return {f"data.{k}": n for k, n in zip(SIZE_FLAGS, counts)}
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +76,10 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
                    "the cache, a download)")
     g.add_argument("--labels", choices=["rmd17", "md17"], help="revised (default) or original labels")
     g.add_argument("--cutoff", type=float, help=CUTOFF_HELP)
-    g.add_argument("--n-train", type=int, help="training frames (default 1000)")
-    g.add_argument("--n-val", type=int, help="validation frames (default 500)")
-    g.add_argument("--n-test", type=int, help="test frames (default 500)")
+    g.add_argument("--n-train", type=count_or_fraction, help="training frames (default 1000); "
+                   "with --file also a fraction of its frames, e.g. 0.8 (" + FRACTION_HELP + ")")
+    g.add_argument("--n-val", type=count_or_fraction, help="validation frames (default 500)")
+    g.add_argument("--n-test", type=count_or_fraction, help="test frames (default 500)")
 
 
 def add_train_flags(parser: argparse.ArgumentParser, model_required: bool = False) -> None:
@@ -62,14 +103,21 @@ def add_train_flags(parser: argparse.ArgumentParser, model_required: bool = Fals
                    help="any config key, dotted (e.g. training.lr_patience=10); repeatable")
 
 
-def overrides(args: argparse.Namespace, skip: Iterable[str] = ()) -> dict[str, Any]:
+def overrides(args: argparse.Namespace, skip: Iterable[str] = (),
+              fractions: bool = True) -> dict[str, Any]:
     """Dotted config overrides from the flags that were given (except the flag dests
-    ``skip``) and from every ``--set KEY=VALUE``."""
+    ``skip``) and from every ``--set KEY=VALUE``.
+
+    ``fractions``: a size flag that is a fraction becomes a count of ``--file``'s frames
+    (:func:`resolve_fractions`); False keeps it as given (a study resolves it per file).
+    """
     out: dict[str, Any] = {}
     for dest, key in {**DATA_FLAGS, **TRAIN_FLAGS}.items():
         value = getattr(args, dest, None)
         if value is not None and dest not in skip:
             out[key] = value
+    if fractions:
+        out |= resolve_fractions(args)
     for item in getattr(args, "set", []) or []:
         key, eq, value = item.partition("=")
         if not eq:

@@ -8,7 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from equilens.cli.options import CUTOFF_HELP, check_cutoff_flag, overrides
+from equilens.cli.options import (CUTOFF_HELP, FRACTION_HELP, check_cutoff_flag,
+                                  count_or_fraction, overrides)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,11 +26,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--preset", choices=list(PRESETS),
                    help="default: seed, the post's protocol (or the study file's)")
     g.add_argument("--config", metavar="STUDY.yaml",
-                   help="study file with keys preset, molecules, models, seeds, train_sizes, "
-                   "forces, overrides, method, perplexity (flags override it)")
+                   help="study file with keys preset, molecules, systems, models, seeds, "
+                   "train_sizes, forces, overrides, method, perplexity (flags override it)")
     g.add_argument("--molecules", nargs="+", metavar="MOL",
                    help="rMD17 molecules (default: the preset's; quick: ethanol, seed and long: "
-                   f"{' '.join(DEFAULT_MOLECULES)})")
+                   f"{' '.join(DEFAULT_MOLECULES)}; none when --file is given without it)")
+    g.add_argument("--file", action="append", metavar="FILE",
+                   help="a labelled data file (extxyz or any ASE-readable file with energies "
+                   "in eV, or an MD17 npz) as one more system of the study, named by its stem; "
+                   "repeatable; split 80/10/10 unless --n-train/--n-val/--n-test say otherwise")
     g.add_argument("--models", nargs="+", metavar="SPEC",
                    help=f"model specs (default: {' '.join(DEFAULT_MODELS)}); variants by "
                    "override, e.g. egnn:l_max=0 or gcn:channels=128")
@@ -50,13 +55,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="revised (default) or the original MD17 labels the post used")
     g.add_argument("--split", help="rMD17 split 01-05 (default 01)")
     g.add_argument("--cutoff", type=float, help=CUTOFF_HELP)
-    for flag, kind in (("--epochs", int), ("--batch-size", int), ("--lr", float),
-                       ("--n-train", int), ("--n-val", int), ("--n-test", int)):
+    for flag, kind in (("--epochs", int), ("--batch-size", int), ("--lr", float)):
         g.add_argument(flag, type=kind, help="overrides the preset")
+    for flag in ("--n-train", "--n-val", "--n-test"):
+        g.add_argument(flag, type=count_or_fraction, help="overrides the preset; for files "
+                       f"also a fraction of each file's frames, e.g. 0.8 ({FRACTION_HELP})")
     g.add_argument("--device", choices=["auto", "cpu", "cuda"])
     g.add_argument("--method", choices=["tsne", "pca", "umap"],
                    help="projection of the latent maps (default: the preset's, t-SNE)")
     g.add_argument("--perplexity", type=float, help="t-SNE perplexity (default 30)")
+    _add_where(p)
+    p.set_defaults(func=run)
+
+
+def _add_where(p: argparse.ArgumentParser) -> None:
+    """The flags of where and how the runs go, and the report's options."""
     x = p.add_argument_group("where it runs")
     x.add_argument("--out", help="study folder (default: studies/<preset>)")
     x.add_argument("--workers", type=int,
@@ -70,7 +83,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="another study folder (e.g. the seed preset's): the report says which "
                    "of its verdicts hold in this one (e.g. after training to convergence)")
     x.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
-    p.set_defaults(func=run)
 
 
 #: Flags of `train` that are study axes or study keys, not run config overrides.
@@ -78,7 +90,7 @@ _AXIS_FLAGS = ("molecule", "model", "seed", "file", "forces")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return overrides(args, skip=_AXIS_FLAGS)
+    return overrides(args, skip=_AXIS_FLAGS, fractions=False)
 
 
 def _as_int(value: int | None, flag: str) -> int | None:
@@ -96,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     spec = build_spec(args.config, preset=args.preset, molecules=args.molecules,
                       models=args.models, seeds=args.seeds, overrides=_overrides(args),
                       method=args.method, perplexity=args.perplexity,
-                      train_sizes=args.train_sizes, forces=args.forces)
+                      train_sizes=args.train_sizes, forces=args.forces, files=args.file)
     check_cutoff_flag(args.cutoff, spec.model_specs)
     out = Path(args.out or Path("studies") / spec.preset)
     argv = sys.argv[1:] if Path(sys.argv[0]).name == "equilens" else None

@@ -3,7 +3,10 @@
 Order: ``data_dir`` (``--data-dir``), ``$EQUILENS_DATA_DIR``, the user cache
 (``$EQUILENS_CACHE_DIR`` or ``$XDG_CACHE_HOME/equilens/rmd17``, default ``~/.cache``),
 else a download from the public split repository (``$EQUILENS_DATA_URL`` overrides the
-base URL). Files with a published checksum are verified by SHA-256 wherever they come
+base URL). An explicit ``data_dir`` that does not exist is never passed over in silence:
+:func:`locate_with_source` says so on stderr in one line, with where the files come from
+instead (the README's commands keep working without that folder), and the run records
+the path and source of every file (``Splits.sources``). Files with a published checksum are verified by SHA-256 wherever they come
 from; downloads are written atomically (temporary file, then rename).
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -60,6 +64,49 @@ def candidate_dirs(data_dir: str | Path | None = None) -> list[Path]:
         dirs.append(Path(os.environ[DATA_DIR_ENV]).expanduser())
     dirs.append(cache_dir())
     return dirs
+
+
+#: Names of the sources of :func:`locate_with_source`, in the order they are tried.
+SOURCE_NAMES = ("--data-dir", f"${DATA_DIR_ENV}", "cache", "download")
+#: ``--data-dir`` folders already reported missing (os.pathsep-separated), in the
+#: environment so that worker processes started afterwards do not repeat the line.
+WARNED_ENV = "EQUILENS_MISSING_DATA_DIR_SAID"
+
+
+def _source_names(data_dir: str | Path | None) -> list[str]:
+    """The source name of each folder of :func:`candidate_dirs`, in the same order."""
+    names = ["--data-dir"] if data_dir else []
+    if os.environ.get(DATA_DIR_ENV):
+        names.append(f"${DATA_DIR_ENV}")
+    return names + ["cache"]
+
+
+def warn_missing_data_dir(data_dir: str | Path | None, found: Path, source: str) -> None:
+    """One line on stderr, once per folder (in a process and the workers it starts
+    afterwards), when an explicit ``data_dir`` does not exist and the files come from
+    ``source`` (``found``) instead."""
+    said = os.environ.get(WARNED_ENV, "").split(os.pathsep)
+    if not data_dir or Path(data_dir).expanduser().is_dir() or str(data_dir) in said:
+        return
+    os.environ[WARNED_ENV] = os.pathsep.join([*filter(None, said), str(data_dir)])
+    print(f"equilens: --data-dir {data_dir} does not exist; the data files come from "
+          f"{source} ({found.parent}) instead", file=sys.stderr)
+
+
+def locate_with_source(filename: str, data_dir: str | Path | None = None, *,
+                       download: bool = True) -> tuple[Path, str]:
+    """:func:`locate`, and the name of the source the file came from (one of
+    :data:`SOURCE_NAMES`). An explicit ``data_dir`` that does not exist is said on stderr
+    in one line, with where the files come from instead (:func:`warn_missing_data_dir`)."""
+    dirs = candidate_dirs(data_dir)
+    for folder, source in zip(dirs, _source_names(data_dir)):
+        if (folder / filename).is_file():
+            path = locate(filename, data_dir, download=download)
+            warn_missing_data_dir(data_dir, path, source)
+            return path, source
+    path = locate(filename, data_dir, download=download)
+    warn_missing_data_dir(data_dir, path, "download")
+    return path, "download"
 
 
 def locate(filename: str, data_dir: str | Path | None = None, *, download: bool = True) -> Path:

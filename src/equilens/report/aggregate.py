@@ -7,7 +7,9 @@ the validity checks of :mod:`.validity`), ``inference.json`` (parameters, speed)
 ``analysis/latent_scores.json`` (latent scores) and ``symmetry.json`` when present.
 Groups are (molecule, model) over seeds, or (molecule, model, n_train) when the study
 lists training-set sizes; standard deviations use n-1 (NaN for one seed). Force errors
-(kcal/mol/Å) are filled in for runs trained on forces and None otherwise.
+(kcal/mol/Å) are filled in for runs trained on forces and None otherwise. The
+``molecule`` column holds the system's name: an rMD17 molecule, or a data file's name
+(its stem, made unique; :mod:`equilens.study.systems`).
 """
 
 from __future__ import annotations

@@ -239,7 +239,7 @@ def ethanol_variables(analysis: Path) -> list[str]:
 def ethanol(spec: StudySpec, records: list[dict[str, Any]], latent: list[dict[str, Any]],
             out: Path) -> Ethanol | None:
     """The ethanol section (None without ethanol or a finished ethanol run)."""
-    first = first_done(records, "ethanol") if "ethanol" in spec.molecules else None
+    first = first_done(records, "ethanol") if "ethanol" in spec.rmd17_molecules else None
     if not first:
         return None
     variables = ethanol_variables(Path(first["run_dir"]) / "analysis")

@@ -13,12 +13,20 @@ from equilens.study.spec import StudySpec
 TITLE = "equilens study: equivariant vs invariant GNNs on rMD17"
 
 
+def title(spec: StudySpec) -> str:
+    """:data:`TITLE`, or what the study's systems are when it has data files."""
+    if not spec.systems:
+        return TITLE
+    where = "rMD17 and data files" if spec.rmd17_molecules else "data files"
+    return TITLE.replace("rMD17", where)
+
+
 def build_header(spec: StudySpec, summary: dict[str, Any], *, command: str = "",
                  executor_text: str = "", threads_text: str = "") -> Header:
     """The header of a study whose ``summary`` (summary.json's content: n_runs, n_done,
     n_failed, invocations, generated) is being written."""
     return Header(
-        title=TITLE, preset=spec.preset, preset_description=get_preset(spec.preset).description,
+        title=title(spec), preset=spec.preset, preset_description=get_preset(spec.preset).description,
         molecules=list(spec.molecules), models=list(spec.models), seeds=list(spec.seeds),
         frames=sizes_text(spec), training=training_text(spec), method=method_text(spec),
         runs=runs_text(spec, summary), wall_time=wall_text(summary),
@@ -57,8 +65,26 @@ def sizes_text(spec: StudySpec) -> str:
         d = _first_config(spec, mol).data
         parts.append(f"{mol} {train or d.n_train}/{d.n_val}/{d.n_test}")
     d = _first_config(spec).data
-    return (", ".join(parts) + f" (train/validation/test; rMD17 split {d.split}, "
-            f"{d.labels} labels, cutoff {d.cutoff:g} Å)")
+    rmd17 = f"rMD17 split {d.split}, {d.labels} labels, " if spec.rmd17_molecules else ""
+    return (", ".join(parts) + f" (train/validation/test; {rmd17}cutoff {d.cutoff:g} Å)"
+            + files_text(spec))
+
+
+def files_text(spec: StudySpec) -> str:
+    """"; files: mixed = /data/mixed.extxyz (70 frames, energy key 'energy')" for the data
+    files of the study (energies in eV in ASE files, converted to kcal/mol), or ""."""
+    if not spec.systems:
+        return ""
+    parts = []
+    for system in spec.systems:
+        d = _first_config(spec, system.name).data
+        mixed = (f", {len(system.formulas)} compositions: {', '.join(system.formulas[:4])}"
+                 f"{', ...' if len(system.formulas) > 4 else ''}; the mean predictor then "
+                 "mostly counts atoms, and the latent target energy_residual is the energy "
+                 "beyond them" if len(system.formulas) > 1 else "")
+        parts.append(f"{system.name} = {system.file} ({system.n_frames} frames, energy key "
+                     f"'{d.energy_key}'{mixed})")
+    return ("; files (ASE files in eV and Å, converted to kcal/mol): " + ", ".join(parts))
 
 
 def training_text(spec: StudySpec) -> str:

@@ -35,14 +35,16 @@ def study_and_report(spec: StudySpec, out: str | Path, *, command: str = "",
     checks against this one's (read before any run starts, so a wrong folder fails early).
     """
     from equilens.report.document import write_report
+    from equilens.study.run import check_data
 
     out = Path(out)
     if compare:
         from equilens.report.compare import load_other
 
         load_other(compare)
+    check_data(spec, out)  # bad data: one error, before the study folder is made
     with study_lock(out):
-        done = run_study(spec, out, **run_options)
+        done = run_study(spec, out, checked=True, **run_options)
         summary = write_report(out, spec, done.runs, errors=done.errors,
                                invocation=done.invocation, command=command,
                                executor_text=done.executor_text,

@@ -2,7 +2,8 @@
 
 Run folders: ``<out>/runs/<molecule>/<model-slug>/seed<k>``, or
 ``<out>/runs/<molecule>/<model-slug>/n<size>/seed<k>`` when the study lists training-set
-sizes (``train_sizes``), each a normal training run folder (see
+sizes (``train_sizes``); ``<molecule>`` is the system's name, an rMD17 molecule or a data
+file's (:mod:`equilens.study.systems`). Each is a normal training run folder (see
 :mod:`equilens.training.rundir`) plus the study's own outputs:
 
 - ``test_metrics.json``, ``val_metrics.json``: from ``evaluate`` on both splits;

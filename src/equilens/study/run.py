@@ -76,26 +76,42 @@ def study_lock(out: Path) -> Iterator[None]:
         yield
 
 
-def _preflight(todo: list[plan.PlannedRun]) -> None:
+def _preflight(todo: list[plan.PlannedRun], spec: StudySpec) -> None:
     """Load the frames of each molecule once before starting workers: a missing data file
-    is one clear error now (and a download happens once, not in every worker)."""
+    is one clear error now (and a download happens once, not in every worker). A file
+    system is split with every seed (and size): a seed whose test frames hold an element
+    its training frames lack stops the study here, before anything is written."""
     from equilens.training import load_splits
 
-    seen: set[str] = set()
+    seen: set[tuple] = set()
     for run in todo:
-        if run.molecule not in seen:
-            seen.add(run.molecule)
+        d = run.config.data
+        key = (run.molecule,) if run.molecule not in spec.by_name else (
+            run.molecule, run.seed, d.n_train, d.n_val, d.n_test)
+        if key not in seen:
+            seen.add(key)
             load_splits(run.config)
+
+
+def check_data(spec: StudySpec, out: str | Path) -> None:
+    """Read the data of every run still to do (see :func:`_preflight`) without writing
+    anything: bad data stops a study before its folder is made."""
+    runs = plan.plan_runs(spec, Path(out), symmetry=symmetry_available())
+    todo = [r for r in runs if r.status != "done"]
+    if todo:
+        _preflight(todo, spec)
 
 
 def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
               workers: int | None = None, threads: int | None = None,
-              ray_address: str | None = None, progress: bool = True) -> StudyRun:
+              ray_address: str | None = None, progress: bool = True,
+              checked: bool = False) -> StudyRun:
     """Run (or resume) every run of ``spec`` into ``out``; return the runs and their results.
 
     Writes ``study.yaml`` and the run folders, never the report: the caller (see
     :func:`equilens.report.study_and_report`) reads the runs back and writes it. The
-    caller holds :func:`study_lock` on ``out``.
+    caller holds :func:`study_lock` on ``out``. ``checked``: :func:`check_data` was
+    called already (the data are not read again before the workers start).
     """
     from equilens.io import write_text
 
@@ -105,8 +121,10 @@ def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
     out.mkdir(parents=True, exist_ok=True)
     symmetry = symmetry_available()
     runs = plan.plan_runs(spec, out, symmetry=symmetry)
-    write_text(out / "study.yaml", spec.to_yaml())
     todo = sorted((r for r in runs if r.status != "done"), key=lambda r: -r.cost)
+    if todo and not checked:
+        _preflight(todo, spec)
+    write_text(out / "study.yaml", spec.to_yaml())
     cores = available_cores()
     workers = workers or max(1, min(cores, len(todo) or 1))
     threads = threads or default_threads(workers, cores)
@@ -118,7 +136,6 @@ def run_study(spec: StudySpec, out: str | Path, *, executor: str = "local",
     errors: dict[str, str] = {}
     executed = 0
     if todo:
-        _preflight(todo)
         tasks = [make_task(r, threads=threads, method=spec.method,
                            perplexity=spec.perplexity, symmetry=symmetry,
                            cache_dir=out / CACHE) for r in todo]

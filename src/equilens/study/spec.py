@@ -11,6 +11,12 @@ A study file (``--config study.yaml``) has the keys of :data:`STUDY_KEYS`::
     overrides: {training.epochs: 100, data.labels: md17}
     method: tsne          # latent projection: tsne | pca | umap
     perplexity: 30
+    systems: [data/mixed.extxyz, {file: bulk.extxyz, n_train: 0.8}]  # files as systems
+
+``systems`` (and ``--file`` on the command line) adds data files as systems of the study,
+next to or instead of the rMD17 ``molecules`` (see :mod:`equilens.study.systems`); each
+is named by its file's stem, and that name fills the ``molecule`` column of the results.
+With systems and no ``molecules`` key, the study has no rMD17 molecule.
 
 Unknown keys are errors naming the closest valid one. Command-line flags override the
 file. The study folder records the resolved spec in the same format (``study.yaml``),
@@ -30,6 +36,7 @@ from equilens.data.molecules import RMD17_MOLECULES, check_molecule, closest
 from equilens.errors import ConfigError, EquilensError
 from equilens.models import ModelSpec
 from equilens.study.presets import DEFAULT_MODELS, get_preset
+from equilens.study.systems import SIZE_KEYS, System, parse_entries, resolve_systems
 from equilens.training.config import Config, config_from_dict, read_yaml
 from equilens.validation import Style, allowed_keys, dotted, flatten, invalid, merge, validate
 
@@ -75,6 +82,7 @@ class StudyFile(BaseModel):
     overrides: Annotated[dict[str, Any], BeforeValidator(_mapping), AfterValidator(flatten)] = {}
     method: str | None = None
     perplexity: Annotated[float, BeforeValidator(_whole)] | None = None
+    systems: Annotated[list[Any], BeforeValidator(_listed)] | None = None
     resolved: Any = Field(default=None, exclude=True)
 
 
@@ -83,7 +91,9 @@ STUDY_KEYS = tuple(allowed_keys(StudyFile))
 RECORD_KEYS = ("resolved",)
 #: Study axes: set through molecules/models/seeds, never through overrides.
 AXIS_KEYS = {"data.molecule": "molecules", "model": "models", "training.seed": "seeds",
-             "data.file": "molecules"}
+             "data.file": "systems"}
+#: The command-line flag of each axis key, where it is not the key's name.
+_AXIS_FLAGS = {"systems": "file"}
 METHODS = ("tsne", "pca", "umap")
 #: The smallest training set a run accepts (data.n_train).
 MIN_TRAIN_SIZE = 2
@@ -109,20 +119,33 @@ class StudySpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     method: str | None = None  # None: the preset's
     perplexity: float | None = None
+    #: files as systems (their names are in ``molecules`` too, after the rMD17 ones)
+    systems: list[System] = field(default_factory=list)
+
+    @property
+    def by_name(self) -> dict[str, System]:
+        """The file systems by name."""
+        return {s.name: s for s in self.systems}
+
+    @property
+    def rmd17_molecules(self) -> list[str]:
+        """The rMD17 molecules of the study (``molecules`` without the file systems)."""
+        return [m for m in self.molecules or [] if m not in self.by_name]
 
     def validate(self) -> StudySpec:
         """Check every value, canonicalise the model specs; return self."""
         preset = get_preset(self.preset)
         if self.molecules is None:
-            self.molecules = list(preset.molecules)
-        if not self.molecules:
-            raise ConfigError("molecules: give at least one molecule")
-        for mol in self.molecules:
+            self.molecules = [] if self.systems else list(preset.molecules)
+        if not self.molecules and not self.systems:
+            raise ConfigError("molecules: give at least one molecule (or a file: --file)")
+        for mol in self.rmd17_molecules:
             try:
                 check_molecule(mol)
             except ValueError as err:
                 raise ConfigError(f"molecules: {err}") from None
         _no_duplicates("molecules", self.molecules)
+        self.molecules = self.rmd17_molecules + [s.name for s in self.systems]
         if not self.models:
             raise ConfigError("models: give at least one model spec")
         specs = []
@@ -143,8 +166,10 @@ class StudySpec:
         _no_duplicates("seeds", self.seeds)
         for key in self.overrides:
             if key in AXIS_KEYS:
+                axis = AXIS_KEYS[key]
                 raise ConfigError(f"overrides: '{key}' is a study axis; set it with "
-                                  f"'{AXIS_KEYS[key]}' (--{AXIS_KEYS[key]})")
+                                  f"'{axis}' (--{_AXIS_FLAGS.get(axis, axis)})")
+        self._validate_fractions()
         self._validate_sizes()
         self._validate_forces()
         self.method = self.method or preset.method
@@ -195,6 +220,18 @@ class StudySpec:
                               "train_sizes (--train-sizes) instead of --n-train")
         self.train_sizes = sorted(sizes)
 
+    def study_sizes(self) -> dict[str, int | float | None]:
+        """``n_train``/``n_val``/``n_test`` the study gives (flags, overrides): a count, a
+        fraction of a file's frames, or None."""
+        return {k: _size(self.overrides.get(f"data.{k}")) for k in SIZE_KEYS}
+
+    def _validate_fractions(self) -> None:
+        fractions = [k for k, v in self.study_sizes().items() if isinstance(v, float)]
+        if fractions and self.rmd17_molecules:
+            raise ConfigError(f"data.{fractions[0]} {self.overrides['data.' + fractions[0]]} "
+                              "is a fraction of a file's frames; the rMD17 molecules "
+                              f"({', '.join(self.rmd17_molecules)}) need a count of frames")
+
     def _validate_forces(self) -> None:
         if self.forces is None:
             return
@@ -213,9 +250,19 @@ class StudySpec:
         """The full, validated config of one run (``n_train`` None: the study's one size);
         its ``model`` is the canonical spec string."""
         preset = get_preset(self.preset)
-        raw = merge(dotted(preset.run_overrides(molecule)), dotted(self.overrides))
-        axes: dict[str, Any] = {"data": {"molecule": molecule, "file": None},
-                                "model": ModelSpec.parse(model),
+        system = self.by_name.get(molecule)
+        if system is None:
+            raw = merge(dotted(preset.run_overrides(molecule)), dotted(self.overrides))
+            data: dict[str, Any] = {"molecule": molecule, "file": None}
+        else:
+            sizes = {f"data.{k}" for k in SIZE_KEYS}
+            raw = merge(dotted({k: v for k, v in preset.overrides.items() if k not in sizes}),
+                        dotted({k: v for k, v in self.overrides.items() if k not in sizes}))
+            data = {"molecule": None, "file": system.file}
+            data |= {k.split(".", 1)[1]: v for k, v in system.options.items()}
+            counts = system.counts(self.study_sizes(), list(self.train_sizes))
+            data |= {k.split(".", 1)[1]: v for k, v in counts.items()}
+        axes: dict[str, Any] = {"data": data, "model": ModelSpec.parse(model),
                                 "training": {"seed": seed}}
         if n_train is not None:
             axes["data"]["n_train"] = n_train
@@ -230,11 +277,13 @@ class StudySpec:
                                self.sizes[0]).training.forces
 
     def to_dict(self, with_resolved: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"preset": self.preset, "molecules": list(self.molecules),
+        out: dict[str, Any] = {"preset": self.preset, "molecules": self.rmd17_molecules,
                                "models": list(self.models), "seeds": list(self.seeds),
                                "train_sizes": list(self.train_sizes), "forces": self.forces,
                                "overrides": dict(self.overrides), "method": self.method,
                                "perplexity": self.perplexity}
+        if self.systems:
+            out["systems"] = [s.to_dict() for s in self.systems]
         if with_resolved:
             out["resolved"] = {mol: self.run_config(mol, self.models[0], self.seeds[0],
                                                     self.sizes[0]).to_dict()
@@ -243,6 +292,7 @@ class StudySpec:
                 cfg.pop("model", None)
                 cfg["training"].pop("seed", None)
                 cfg["data"].pop("molecule", None)
+                cfg["data"].pop("file", None)
                 if self.train_sizes:
                     cfg["data"].pop("n_train", None)
         return out
@@ -255,6 +305,17 @@ class StudySpec:
         return head + yaml.safe_dump(self.to_dict(with_resolved=True), sort_keys=False)
 
 
+def _size(value: Any) -> int | float | None:
+    """A split size as given: None, a count (``500``, ``"500"``) or a fraction (``0.8``)."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value  # not a number: the run config names the problem
+    return int(number) if number.is_integer() else number
+
+
 def _no_duplicates(name: str, values: list) -> None:
     seen = [v for i, v in enumerate(values) if v in values[:i]]
     if seen:
@@ -263,18 +324,31 @@ def _no_duplicates(name: str, values: list) -> None:
 
 def read_study_file(path: str | Path) -> dict[str, Any]:
     """The keys a study YAML file gives, typed and checked (unknown keys name the closest;
-    ``overrides`` dotted); ``resolved`` is left out."""
+    ``overrides`` dotted); ``resolved`` is left out. ``systems`` are parsed entries, their
+    relative paths made relative to the study file's folder."""
     given = validate(StudyFile, read_yaml(path), Style(where=f"{path}: "))
-    return given.model_dump(exclude_unset=True)
+    out = given.model_dump(exclude_unset=True)
+    if out.get("systems"):
+        try:
+            out["systems"] = parse_entries(out["systems"], Path(path).parent)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+    return out
 
 
 def build_spec(file: str | Path | None = None, *, preset: str | None = None,
                molecules: list[str] | None = None, models: list[str] | None = None,
                seeds: list[int] | None = None, overrides: dict[str, Any] | None = None,
                method: str | None = None, perplexity: float | None = None,
-               train_sizes: list[int] | None = None, forces: bool | None = None) -> StudySpec:
-    """Defaults ← study file ← arguments (None: not given); validated."""
+               train_sizes: list[int] | None = None, forces: bool | None = None,
+               files: list[str] | None = None) -> StudySpec:
+    """Defaults ← study file ← arguments (None: not given); validated.
+
+    ``files``: data files as systems (``--file``), after the study file's ``systems``.
+    """
     raw = read_study_file(file) if file else {}
+    entries = raw.pop("systems", None) or []
+    entries += parse_entries(list(files or []))
     given = {"preset": preset, "molecules": molecules, "models": models, "seeds": seeds,
              "method": method, "perplexity": perplexity, "train_sizes": train_sizes,
              "forces": forces}
@@ -282,12 +356,15 @@ def build_spec(file: str | Path | None = None, *, preset: str | None = None,
     raw["overrides"] = {**raw.get("overrides", {}), **(overrides or {})}
     typed = validate(StudyFile, raw).model_dump(exclude_unset=True)
     spec = StudySpec(**{k: v for k, v in typed.items() if v is not None})
-    # overrides must name real config keys: check them once against a throwaway run
+    # overrides must name real config keys: check them once against a throwaway run (a
+    # split size may be a fraction of a file's frames: checked per system)
+    fractions = {f"data.{k}" for k, v in spec.study_sizes().items() if isinstance(v, float)}
     try:
         config_from_dict(dotted({k: v for k, v in spec.overrides.items()
-                                 if k not in AXIS_KEYS}))
+                                 if k not in AXIS_KEYS and k not in fractions}))
     except ConfigError as err:
         raise ConfigError(f"overrides: {err}") from None
+    spec.systems = resolve_systems(entries, list(spec.molecules or []))
     return spec.validate()
 
 
