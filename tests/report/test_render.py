@@ -40,12 +40,12 @@ def _context(floors: tuple[str, ...] = ("mean predictor", "ridge on 1/r")) -> Re
     maps = FigureGrid([Figure(PNG, "ethanol — egnn: latent map", "map", "runs/e/analysis/"
                               "explorer.html"), Figure(PNG, "ethanol — gcn: latent map", "map")],
                       "cols", 3)
-    latent = [LatentRow("ethanol", m, rep, [Stat(0.5, 0.05, 2)] * 4, [Stat(0.6, 0.05, 2)] * 4,
+    latent = [LatentRow("ethanol", m, rep, [Stat(0.5, 0.05, 2)] * 4 + [Stat(None)], [Stat(0.6, 0.05, 2)] * 4 + [Stat(None)],
                         Stat(0.9, 0.01, 2), n_seeds=2, first=i == 0 and rep == "trained",
                         did_not_learn=m == EVIL)
               for i, m in enumerate(["egnn", EVIL]) for rep in ("trained", "random weights")]
-    latent.append(LatentRow("ethanol", "", "geometry control", [Stat(0.1, 0.02, 2)] * 4,
-                            [Stat(0.2, 0.02, 2)] * 4, Stat(None), n_seeds=2, first=False))
+    latent.append(LatentRow("ethanol", "", "geometry control", [Stat(0.1, 0.02, 2)] * 4 + [Stat(None)],
+                            [Stat(0.2, 0.02, 2)] * 4 + [Stat(None)], Stat(None), n_seeds=2, first=False))
     side = Side("better", 1.2, 0.1, 2.5, 0.2)
     return ReportContext(
         header=header, headline=["egnn beats <gcn> on ethanol.", "Second line."],

@@ -210,16 +210,18 @@ def check_elements(train: Frames, others: dict[str, Frames], where: str) -> None
 
 def split_file(path: str | Path, *, labels: str = "rmd17", n_train: Size = 1000,
                n_val: Size = 500, n_test: Size = 500, seed: int = 0, forces: bool = False,
-               energy_key: str = "energy", forces_key: str = "forces") -> Splits:
+               energy_key: str = "energy", forces_key: str = "forces",
+               stress_key: str = "stress", stress: bool = False) -> Splits:
     """Split one file (extxyz, MD17 npz, ...) into consecutive parts of one shuffle.
 
     Sizes are counts or fractions of the file's frames (:func:`resolve_counts`). The
-    frames' ``frame_ids`` are their positions in the file. ``forces``: the forces are
-    required (a file without them is a DataError); ``energy_key``/``forces_key``: where
-    an ASE file keeps its labels.
+    frames' ``frame_ids`` are their positions in the file. ``forces``/``stress``: those
+    labels are required (a file without them is a DataError); ``energy_key``,
+    ``forces_key``, ``stress_key``: where an ASE file keeps its labels.
     """
     path = Path(path)
-    frames = read_file(path, labels, forces, energy_key, forces_key)
+    frames = read_file(path, labels, forces, energy_key, forces_key, stress_key=stress_key,
+                       stress=stress)
     frames.frame_ids = np.arange(len(frames))  # positions in the file, not its own indices
     n_train, n_val, n_test = resolve_counts(len(frames), n_train, n_val, n_test, str(path))
     _check_sizes(n_train, n_val, n_test)

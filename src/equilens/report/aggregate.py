@@ -43,7 +43,8 @@ RECORD_COLUMNS = [
     "latent_energy_r2_knn_2d", "latent_energy_r2_knn_full", "latent_energy_r2_probe_random",
     "latent_energy_r2_knn_2d_random", "latent_geometry_r2_probe", "latent_geometry_r2_knn_2d",
     "latent_geometry_r2_probe_random", "latent_geometry_r2_knn_2d_random",
-    *(f"latent_{kind}_{stem}{suffix}" for kind in ("energy", "bond", "angle", "dihedral")
+    *(f"latent_{kind}_{stem}{suffix}" for kind in ("energy", "bond", "angle", "dihedral",
+                                                   "structure")
       for stem in ("r2_probe", "r2_kernel") for suffix in ("", "_random", "_geometry")
       if f"latent_{kind}_{stem}{suffix}" not in ("latent_energy_r2_probe",
                                                  "latent_energy_r2_probe_random")),

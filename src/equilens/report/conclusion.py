@@ -239,7 +239,8 @@ def _validity_sentences(f: MoleculeFrames) -> list[str]:
 #: kind's targets).
 LATENT = {"latent_energy_r2_probe": "energy", "latent_bond_r2_probe": "bond lengths",
           "latent_angle_r2_probe": "bond angles",
-          "latent_dihedral_r2_probe": "dihedrals (cos nφ)"}
+          "latent_dihedral_r2_probe": "dihedrals (cos nφ)",
+          "latent_structure_r2_probe": "structure targets"}
 RANDOM = " (random weights)"
 
 

@@ -150,7 +150,7 @@ class Results:
 
 
 #: The latent table's kinds of target, in column order.
-LATENT_KINDS: tuple[str, ...] = ("energy", "bond", "angle", "dihedral")
+LATENT_KINDS: tuple[str, ...] = ("energy", "bond", "angle", "dihedral", "structure")
 
 
 @dataclass
@@ -369,9 +369,16 @@ class ReportContext:
     at: str = ""
 
     @property
-    def latent_kinds(self) -> tuple[str, ...]:
-        """The kinds of target of the latent table's columns."""
-        return LATENT_KINDS
+    def latent_kinds(self) -> list[str]:
+        """The kinds of target of the latent table's columns: those with a score in some row
+        (``LatentRow.probe``/``kernel`` keep one entry per kind of :data:`LATENT_KINDS`)."""
+        return [k for i, k in enumerate(LATENT_KINDS)
+                if any(r.probe[i].mean is not None for r in self.latent_rows)]
+
+    @property
+    def latent_columns(self) -> list[int]:
+        """The indices into :data:`LATENT_KINDS` of :attr:`latent_kinds`."""
+        return [LATENT_KINDS.index(k) for k in self.latent_kinds]
 
     @property
     def failed_runs(self) -> list[RunRow]:

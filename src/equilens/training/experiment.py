@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +36,8 @@ def load_splits(config: Config) -> Splits:
     if d.file:
         splits = split_file(d.file, labels=d.labels, forces=config.training.forces,
                             energy_key=d.energy_key, forces_key=d.forces_key,
-                            **_stress_keys(config), **sizes)
+                            stress_key=d.stress_key, stress=config.training.stress,
+                            **sizes)
     else:
         splits = split_rmd17(d.molecule, d.split, labels=d.labels, data_dir=d.data_dir, **sizes)
     if config.training.stress and splits.train.stress is None:
@@ -45,22 +45,6 @@ def load_splits(config: Config) -> Splits:
                  if d.file else f"rMD17 {d.molecule} has no stress (molecules, not periodic)")
         raise DataError(f"training.stress is set but {where}")
     return splits
-
-
-def _stress_keys(config: Config) -> dict:
-    """``stress_key``/``stress`` arguments for ``split_file``, when it takes them.
-
-    A ``split_file`` without them reads the stress under ASE's default key "stress"
-    (through ``read_file``'s defaults); another key then needs them, else a ConfigError.
-    """
-    wanted = {"stress_key": config.data.stress_key, "stress": config.training.stress}
-    params = inspect.signature(split_file).parameters
-    if all(k in params for k in wanted):
-        return wanted
-    if config.data.stress_key != "stress":
-        raise ConfigError(f"data.stress_key '{config.data.stress_key}': this version reads "
-                          "the stress of a file under 'stress' only")
-    return {}
 
 
 @dataclass
