@@ -99,3 +99,22 @@ def test_inverse_distances_of_periodic_frames_use_the_nearest_image(emt_file):
     expected = 1.0 / atoms.get_all_distances(mic=True)[i, j]
     np.testing.assert_allclose(features[1], expected, rtol=1e-12)
     assert features[1].max() < 1 / 2.0  # no pair closer than 2 Å: the nearest images
+
+
+def test_mean_predictor_on_several_compositions_is_per_element(rmd17_dir):
+    """Frames of two molecules: the floor predicts each molecule's own training mean (the
+    per-element least-squares fit on counts), not the mean over both molecules; on one
+    molecule it is exactly the training mean."""
+    from equilens.data import read_rmd17_npz
+    from equilens.data.frames import concat
+    from equilens.training.baselines import mean_predictor
+
+    eth = read_rmd17_npz(rmd17_dir / "rmd17_ethanol_test_01.npz").subset(np.arange(60))
+    tol = read_rmd17_npz(rmd17_dir / "rmd17_toluene_test_01.npz").subset(np.arange(60))
+    train = concat([eth.subset(np.arange(40)), tol.subset(np.arange(40))])
+    test = concat([eth.subset(np.arange(40, 60)), tol.subset(np.arange(40, 60))])
+    pred = mean_predictor(train, test)
+    np.testing.assert_allclose(pred[:20], eth.energy[:40].mean(), rtol=1e-9)
+    np.testing.assert_allclose(pred[20:], tol.energy[:40].mean(), rtol=1e-9)
+    one = mean_predictor(eth.subset(np.arange(40)), eth.subset(np.arange(40, 60)))
+    assert (one == eth.energy[:40].mean()).all()

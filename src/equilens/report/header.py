@@ -79,9 +79,10 @@ def files_text(spec: StudySpec) -> str:
     for system in spec.systems:
         d = _first_config(spec, system.name).data
         mixed = (f", {len(system.formulas)} compositions: {', '.join(system.formulas[:4])}"
-                 f"{', ...' if len(system.formulas) > 4 else ''}; the mean predictor then "
-                 "mostly counts atoms, and the latent target energy_residual is the energy "
-                 "beyond them" if len(system.formulas) > 1 else "")
+                 f"{', ...' if len(system.formulas) > 4 else ''}; the mean predictor is then "
+                 "the per-element reference fitted on element counts (each composition's "
+                 "mean), and the latent target energy_residual is the energy beyond it"
+                 if len(system.formulas) > 1 else "")
         parts.append(f"{system.name} = {system.file} ({system.n_frames} frames, energy key "
                      f"'{d.energy_key}'{mixed})")
     return ("; files (ASE files in eV and Å, converted to kcal/mol): " + ", ".join(parts))

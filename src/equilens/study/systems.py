@@ -73,7 +73,7 @@ class System:
         sizes: ``n_train``/``n_val``/``n_test`` as given (count, fraction or None).
         n_frames: frames in the file.
         formulas: the distinct Hill formulas of its frames, sorted (e.g. ``["C2H6O",
-            "C7H8"]``): more than one, and the mean predictor floor mostly counts atoms.
+            "C7H8"]``): more than one, and the mean predictor floor is the per-element reference.
     """
 
     name: str

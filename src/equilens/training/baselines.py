@@ -1,7 +1,8 @@
 """Floors every model must beat: the mean predictor, ridge and kernel ridge on inverse distances.
 
 Each floor is fitted on the training frames only and predicts the energy (kcal/mol) of
-any frames of the same molecule. The two regressions read the inverse interatomic
+any frames of the same molecule (the mean predictor: of the same elements, see
+:func:`mean_predictor`). The two regressions read the inverse interatomic
 distances 1/r_ij of every atom pair, so they apply only when the training and target
 frames share one atom list (an MD trajectory); otherwise they are None.
 
@@ -59,9 +60,26 @@ def same_atoms(train: Frames, target: Frames) -> bool:
                 and np.array_equal(train.frame_numbers(0), target.frame_numbers(0)))
 
 
+def element_counts(frames: Frames, elements: np.ndarray) -> np.ndarray:
+    """(n_frames, n_elements) how many atoms of each of ``elements`` every frame holds."""
+    frame_of_atom = np.repeat(np.arange(len(frames)), frames.n_atoms)
+    column = np.searchsorted(elements, frames.numbers)
+    counts = np.zeros((len(frames), len(elements)))
+    np.add.at(counts, (frame_of_atom, column), 1.0)
+    return counts
+
+
 def mean_predictor(train: Frames, target: Frames) -> np.ndarray:
-    """Predict the training mean energy for every target frame (kcal/mol)."""
-    return np.full(len(target), train.energy.mean())
+    """The training mean energy for every target frame (kcal/mol); on training frames of
+    several compositions, the energy of per-element references fitted by least squares on
+    the element counts (the mean per composition, so that a file of several molecules is
+    not judged against the spread of its molecules' total energies)."""
+    elements = np.unique(np.concatenate([train.numbers, target.numbers]))
+    counts = element_counts(train, elements)
+    if len(np.unique(counts, axis=0)) == 1:
+        return np.full(len(target), train.energy.mean())
+    weights, *_ = np.linalg.lstsq(counts, train.energy, rcond=None)
+    return element_counts(target, elements) @ weights
 
 
 def ridge_inverse_distances(train: Frames, target: Frames) -> np.ndarray | None:
