@@ -21,7 +21,7 @@ def data():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("skmatter") is None,
-                    reason="scikit-matter not installed (pip install skmatter; it pins an "
+                    reason="scikit-matter not installed (pip install --no-deps skmatter==0.4.1; it pins an "
                     "older scikit-learn, so it is not a dependency)")
 def test_gfre_and_lfre_are_scikit_matters(data):
     from skmatter.metrics import global_reconstruction_error, local_reconstruction_error

@@ -235,7 +235,7 @@ def plot_histograms(
     ax.set_xlabel(f"{name} ({unit})")
     ax.set_ylabel(f"density (1/{unit})")
     ax.set_title(f"{name}: train vs {other}")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper right")
     return _save(fig, out_path)
 
 

@@ -25,5 +25,5 @@ def plot_learning_curve(history: list[dict], path: Path, title: str = "") -> Pat
     ax.yaxis.set_minor_formatter(plain)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper right")
     return save_figure(fig, path)
