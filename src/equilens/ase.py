@@ -1,4 +1,5 @@
-"""`EquilensCalculator`: a trained run as an ASE calculator (energy in eV, forces in eV/Å).
+"""`EquilensCalculator`: a trained run as an ASE calculator (energy in eV, forces in eV/Å,
+stress in eV/Å³ on periodic cells).
 
     from equilens.ase import EquilensCalculator
     atoms.calc = EquilensCalculator("runs/ethanol-egnn")

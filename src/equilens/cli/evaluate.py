@@ -1,4 +1,5 @@
-"""`equilens evaluate RUN_DIR`: test-set energy errors beside the two floors."""
+"""`equilens evaluate RUN_DIR`: test-set errors beside the floors (mean predictor, ridge and
+kernel ridge on 1/r)."""
 
 from __future__ import annotations
 
