@@ -75,3 +75,23 @@ def emt_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("emt") / "emt.extxyz"
     ase.io.write(path, emt_generator().generate(24, alloy=True, seed=0), format="extxyz")
     return path
+
+
+class NetworkUsed(AssertionError):
+    """A test tried to open a network connection."""
+
+
+@pytest.fixture(scope="module")
+def no_network():
+    """Any connection attempt from the module's tests fails at once (use it with
+    ``pytestmark = pytest.mark.usefixtures("no_network")``): shipped weights must load
+    offline."""
+    import socket
+
+    def refuse(self, *args, **kwargs):
+        raise NetworkUsed(f"network access attempted: {args}")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket.socket, "connect_ex", refuse)
+        yield

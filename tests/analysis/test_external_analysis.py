@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import socket
 
 import ase.io
 import numpy as np
@@ -34,16 +33,7 @@ CODES = [pytest.param(name, marks=EXTRA[name]) for name in HAS]
 SIZES = ["--n-train", "10", "--n-val", "2", "--n-test", "24"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _no_network():
-    """Any connection attempt from this module's tests fails at once."""
-    def refuse(self, *args, **kwargs):
-        raise AssertionError(f"network access attempted: {args}")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", refuse)
-        mp.setattr(socket.socket, "connect_ex", refuse)
-        yield
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def _analyze(rmd17_dir, out, *extra: str) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import socket
 
 import numpy as np
 import pytest
@@ -37,20 +36,7 @@ EXTRA = {name: pytest.mark.skipif(not ok, reason=f'extra not installed: pip inst
 CODES = [pytest.param(name, marks=EXTRA[name]) for name in HAS]
 
 
-class NetworkUsed(AssertionError):
-    pass
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_network():
-    """Any connection attempt from this module's tests fails at once."""
-    def refuse(self, *args, **kwargs):
-        raise NetworkUsed(f"network access attempted: {args}")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", refuse)
-        mp.setattr(socket.socket, "connect_ex", refuse)
-        yield
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture(scope="module")
