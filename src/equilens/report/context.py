@@ -9,7 +9,7 @@ them. Figures are PNG data URIs, so the page is self-contained.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -345,6 +345,18 @@ class MoleculeConclusion:
 
 
 @dataclass
+class Similarity:
+    """One molecule's latent spaces compared (GFRE, LFRE, CKA matrices): its figure (None
+    when fewer than two latents compare), the CSV's name and a note (who is left out, or
+    why nothing compares)."""
+
+    molecule: str
+    figure: FigureGrid
+    csv: str | None
+    note: str
+
+
+@dataclass
 class ReportContext:
     """Everything ``report.html`` and ``summary.md`` show, in the order they show it.
 
@@ -367,6 +379,9 @@ class ReportContext:
     symmetry: Symmetry | None
     runs: list[RunRow]
     at: str = ""
+    #: what has no learning curve and why (pretrained models), or ""
+    curves_note: str = ""
+    similarity: list[Similarity] = field(default_factory=list)
 
     @property
     def latent_kinds(self) -> list[str]:
