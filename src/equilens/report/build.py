@@ -200,7 +200,8 @@ def model_rows(groups: list[dict[str, Any]]) -> list[ModelRow]:
         Stat.of(g["test_force_mae_kcal"]), g["n_parameters"]["mean"],
         Stat.of(g["train_time_s"]), Stat.of(g["inference_frames_per_s"]), g["n_seeds"],
         best is not None and not g.get("did_not_learn")
-        and g["test_energy_mae_kcal"]["mean"] == best, validity_flags(g)) for g in groups]
+        and g["test_energy_mae_kcal"]["mean"] == best, validity_flags(g),
+        PRETRAINED_NOTE if is_external(g["model"]) else "") for g in groups]
 
 
 def validity_flags(g: dict[str, Any]) -> str:
@@ -223,7 +224,8 @@ def latent_rows(spec: StudySpec, groups: list[dict[str, Any]]) -> list[LatentRow
     for mol in spec.molecules:
         done = [(m, by[(mol, m)]) for m in spec.models if by.get((mol, m), {}).get("n_seeds")]
         for i, (m, g) in enumerate(done):
-            for rep, suffix in (("trained", ""), ("random weights", "_random")):
+            own = "pretrained" if is_external(m) else "trained"
+            for rep, suffix in ((own, ""), ("random weights", "_random")):
                 rows.append(_latent_row(mol, m, rep, suffix, g, first=i == 0 and not suffix))
         if done:
             g = max((g for _, g in done), key=lambda g: g["n_seeds"])

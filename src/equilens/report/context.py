@@ -114,6 +114,7 @@ class ModelRow:
     n_seeds: int
     best: bool
     flags: str = ""  # "did not learn (seeds 0, 1 of 3); still improving (seed 2 of 3)"
+    note: str = ""  # "pretrained, not trained here" for a pretrained model
 
 
 @dataclass
