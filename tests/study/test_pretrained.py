@@ -123,3 +123,22 @@ def test_study_with_sevennet_beside_a_trained_gcn(tmp_path, rmd17_dir, capsys):
     # a rerun finds both runs done and does nothing
     assert main(_args(rmd17_dir, out)) == 0
     assert "0 run(s) executed, 2 reused" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("chgnet") is None,
+                    reason='extra not installed: pip install "equilens[chgnet]"')
+def test_foundation_preset_runs_pretrained_models_without_a_cutoff():
+    from equilens.errors import ConfigError
+    from equilens.study import build_spec
+    from equilens.study.presets import SEED
+
+    spec = build_spec(preset="foundation")
+    assert spec.models == ["sevennet", "chgnet", "egnn", "egnn:l_max=0", "gcn"]
+    assert spec.molecules == ["aspirin", "ethanol", "toluene"] and spec.seeds == [0, 1, 2]
+    for model in ("egnn", "sevennet"):
+        config = spec.run_config("aspirin", model, 0)
+        assert (config.training.epochs, config.data.n_train, config.training.batch_size) == (
+            SEED.overrides["training.epochs"], 1000, SEED.overrides["training.batch_size"])
+    with pytest.raises(ConfigError, match="takes no cutoff"):
+        build_spec(preset="foundation", overrides={"data.cutoff": 4.0})
+    assert build_spec(preset="seed").models == ["gcn", "egnn", "egnn:l_max=0"]
