@@ -120,6 +120,13 @@ def test_study_with_sevennet_beside_a_trained_gcn(tmp_path, rmd17_dir, capsys):
     assert f"sevennet ({NOTE})" in " ".join(summary["conclusion"]["molecules"]["ethanol"])
     assert wall < 600  # a tiny study: minutes at most on one thread
 
+    # the run folder alone is enough to evaluate it again (its weights and offset)
+    from equilens.training.evaluate import evaluate
+
+    again = evaluate(run, "test")
+    assert again["model"]["energy_mae_kcal"] == pytest.approx(seven["test_energy_mae_kcal"],
+                                                              rel=1e-6)
+
     # a rerun finds both runs done and does nothing
     assert main(_args(rmd17_dir, out)) == 0
     assert "0 run(s) executed, 2 reused" in capsys.readouterr().out
