@@ -316,7 +316,8 @@ def _flag(model: str, failed: bool | None) -> str:
 def _vs_random(c: dict[str, Any]) -> str:
     word = {"better": "higher when trained", "worse": "lower when trained"}.get(c["verdict"],
                                                                               c["verdict"])
-    return (f"{_flag(c['a'], c.get('a_did_not_learn'))} {c['mean_a']:.2f} vs {c['mean_b']:.2f}, "
+    return (f"{_flag(model_label(c['a']), c.get('a_did_not_learn'))} {c['mean_a']:.2f} vs "
+            f"{c['mean_b']:.2f}, "
             f"{c['diff_mean']:+.2f}{_interval(c)}, {word}")
 
 
