@@ -17,11 +17,14 @@ analysis seed); an adapter that cannot re-initialise gives no random control, an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from equilens.analysis.invariants import irrep_invariants, pool_frames
 from equilens.analysis.latents import RunLatents
 from equilens.data import Frames
+from equilens.data.splits import Splits
 from equilens.errors import ConfigError
 from equilens.models.external import (
     ExternalModel,
@@ -32,8 +35,11 @@ from equilens.models.external import (
     load_random_external,
     time_per_frame,
 )
+from equilens.analysis.pipeline import ANALYSIS_SEED, Analysis, analyze_latents
 from equilens.training.config import Config
-from equilens.training.experiment import load_splits
+from equilens.training.experiment import Experiment, load_splits
+from equilens.training.pretrained import OffsetModel, load_pretrained_model, read_offset
+from equilens.training.rundir import read_config
 
 #: Frames timed one by one (energy and forces) for ``ms_per_frame``.
 TIMED_FRAMES = 8
@@ -81,26 +87,32 @@ def _random_control(spec: str, frames: Frames, layer: int, seed: int,
 
 
 def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int | None = None,
-                  seed: int = 0, batch_size: int = 8) -> RunLatents:
+                  seed: int = 0, batch_size: int = 8, model: ExternalModel | None = None,
+                  offset: float | None = None, splits: Splits | None = None) -> RunLatents:
     """Latents of the pretrained model ``spec`` on the ``subset`` frames of ``config``'s data.
 
     Returns a :class:`RunLatents` whose ``predicted_energy`` (kcal/mol) includes the
     offset fitted on the training frames, and whose ``meta`` holds the layer (index, name,
     irreps), the offset, ``ms_per_frame`` (median over :data:`TIMED_FRAMES` frames of one
     energy and forces evaluation, one thread) and what the random control is.
+
+    A study's pretrained run shares what it holds: ``model`` (``spec`` loaded already),
+    ``offset`` (kcal/mol, fitted already: not fitted again) and ``splits`` (the run's
+    frames); each None is loaded or fitted here.
     """
     if subset not in ("val", "test"):
         raise ConfigError(f"subset '{subset}' is not one of val, test")
     if not is_external(spec):
         raise ConfigError(f"'{spec}' is not a pretrained model ({', '.join(codes())}); "
                           "train it first (equilens train), then analyze the run folder")
-    splits = load_splits(config)
+    splits = splits if splits is not None else load_splits(config)
     frames = splits.parts()[subset]
     if not len(frames):
         raise ConfigError(f"no {subset} frames: set --n-{subset}")
-    model = load_external(spec)
+    model = model if model is not None else load_external(spec)
     k = check_layer(model, layer)
-    offset = float(np.mean(splits.train.energy - _energies(model, splits.train, batch_size)))
+    if offset is None:
+        offset = float(np.mean(splits.train.energy - _energies(model, splits.train, batch_size)))
     latent, energy, seconds = layer_latents(model, frames, k, batch_size)
     random, random_note = _random_control(spec, frames, k, seed, batch_size)
     timed = frames.subset(np.arange(min(len(frames), TIMED_FRAMES + 2)))
@@ -113,3 +125,27 @@ def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int
             "ms_per_frame_analysis": 1000.0 * seconds / len(frames)}
     return RunLatents(config, frames, latent, random, energy + offset, splits.train,
                       split=subset, label=model.spec, meta=meta)
+
+
+def analyze_pretrained(run_dir: str | Path, *, method: str = "tsne", perplexity: float = 30.0,
+                       seed: int = ANALYSIS_SEED, experiment: Experiment | None = None,
+                       model: OffsetModel | None = None,
+                       cache_dir: str | Path | None = None) -> Analysis:
+    """The latent analysis of a study's pretrained run, into ``RUN_DIR/analysis/``.
+
+    The same files as :func:`~equilens.analysis.pipeline.analyze_run` writes for a trained
+    run, from :func:`model_latents` on the run's test frames: the model's default latent
+    layer, the offset of ``pretrained.json`` (not fitted again), the random-weights control
+    its adapter provides (seeded by the analysis ``seed``). ``experiment``: the run's data
+    and ``model``: its :class:`~equilens.training.pretrained.OffsetModel`, or None to
+    build them from the run folder.
+    """
+    run_dir = Path(run_dir)
+    if experiment is None:
+        experiment = Experiment.from_config(read_config(run_dir))
+    config = experiment.config
+    external = model.model if model is not None else load_pretrained_model(config)
+    lat = model_latents(config.model, config, "test", seed=seed, model=external,
+                        offset=read_offset(run_dir), splits=experiment.splits)
+    return analyze_latents(lat, run_dir / "analysis", method=method, perplexity=perplexity,
+                           seed=seed, cache_dir=cache_dir, meta={"run_dir": str(run_dir)})

@@ -240,9 +240,9 @@ def plot_histograms(
 
 
 #: (column, panel title, colour map) of each panel of the similarity figure.
-SIMILARITY_PANELS = (("gfre", "GFRE (row → column; 0 = reconstructed)", "viridis_r"),
-                     ("lfre", "LFRE (row → column; 0 = reconstructed)", "viridis_r"),
-                     ("cka", "linear CKA (1 = same up to rotation, scale)", "viridis"))
+SIMILARITY_PANELS = (("gfre", "GFRE (row → column)\n0 = reconstructed", "viridis_r"),
+                     ("lfre", "LFRE (row → column)\n0 = reconstructed", "viridis_r"),
+                     ("cka", "linear CKA\n1 = same up to rotation, scale", "viridis"))
 
 
 def _cell(image, value: float) -> tuple[str, str]:

@@ -36,8 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "in eV, or an MD17 npz) as one more system of the study, named by its stem; "
                    "repeatable; split 80/10/10 unless --n-train/--n-val/--n-test say otherwise")
     g.add_argument("--models", nargs="+", metavar="SPEC",
-                   help=f"model specs (default: {' '.join(DEFAULT_MODELS)}); variants by "
-                   "override, e.g. egnn:l_max=0 or gcn:channels=128")
+                   help=f"model specs (default: the preset's, {' '.join(DEFAULT_MODELS)}; "
+                   f"foundation: {' '.join(PRESETS['foundation'].models)}); variants by "
+                   "override, e.g. egnn:l_max=0 or gcn:channels=128; pretrained models "
+                   "(sevennet, chgnet) are not trained: an energy offset is fitted")
     g.add_argument("--seeds", nargs="+", type=int, metavar="K",
                    help="seeds (default: the preset's; each draws its own split and weights)")
     g.add_argument("--train-sizes", nargs="+", type=int, metavar="N",

@@ -13,11 +13,13 @@ from typing import Any
 
 from equilens.data.units import KCAL_MOL_TO_MEV
 from equilens.report import aggregate, efficiency
-from equilens.report.conclusion import Conclusion, describe_model
+from equilens.models.external import is_external
+from equilens.report.conclusion import PRETRAINED_NOTE, Conclusion, describe_model
 from equilens.report.context import (Colouring, Compare, CompareRow, Efficiency, Ethanol, Figure,
                                      FigureGrid, Floor, FloorRow, LatentMaps, LatentRow, ModelNote,
                                      ModelRow, MoleculeConclusion, ReportContext, ResultBlock, Results,
-                                     RunRow, Side, SlopeRow, Stat, Symmetry, SymmetryRow,
+                                     RunRow, Side, Similarity, SlopeRow, Stat, Symmetry,
+                                     SymmetryRow,
                                      VariableRow, WorstCheck, LATENT_KINDS)
 from equilens.report.header import build_header
 from equilens.report.hover import hover_points
@@ -89,7 +91,30 @@ def build_context(spec: StudySpec, t: StudyTables, *, command: str = "", executo
         latent_maps=maps, latent_rows=latent_rows(spec, t.main_groups),
         ethanol=ethanol(spec, aggregate.at_size(t.records, main_size), t.latent, out),
         compare=compare_section(t.compare), symmetry=symmetry_section(t.symmetry),
-        runs=run_rows(t.records, out), at=at)
+        runs=run_rows(t.records, out), at=at, curves_note=curves_note(spec.models),
+        similarity=similarity_section(spec, t))
+
+
+def curves_note(models: list[str]) -> str:
+    """Which models have no learning curve (pretrained: not trained here), or ""."""
+    pretrained = [m for m in models if is_external(m)]
+    if not pretrained:
+        return ""
+    return (f"{', '.join(pretrained)}: {PRETRAINED_NOTE} (an energy offset fitted on the "
+            "training frames), so no learning curve.")
+
+
+def similarity_section(spec: StudySpec, t: StudyTables) -> list[Similarity]:
+    """Per molecule, the matrix figure of its models' latents compared (see
+    :mod:`equilens.report.similarity`), from ``t.figures["similarity"]``."""
+    out = []
+    for mol, entry in (t.figures.get("similarity") or {}).items():
+        fig = figure(Path(entry["figure"]), f"{mol}: GFRE, LFRE and linear CKA of the models' "
+                     f"latents, test frames of seed {entry['seed']} ({entry['n_frames']})") \
+            if entry.get("figure") else None
+        csv = Path(entry["csv"]).name if entry.get("csv") else None
+        out.append(Similarity(mol, grid([fig], "wide"), csv, entry.get("note") or ""))
+    return out
 
 
 def data_uri(path: Path) -> str | None:
@@ -175,7 +200,8 @@ def model_rows(groups: list[dict[str, Any]]) -> list[ModelRow]:
         Stat.of(g["test_force_mae_kcal"]), g["n_parameters"]["mean"],
         Stat.of(g["train_time_s"]), Stat.of(g["inference_frames_per_s"]), g["n_seeds"],
         best is not None and not g.get("did_not_learn")
-        and g["test_energy_mae_kcal"]["mean"] == best, validity_flags(g)) for g in groups]
+        and g["test_energy_mae_kcal"]["mean"] == best, validity_flags(g),
+        PRETRAINED_NOTE if is_external(g["model"]) else "") for g in groups]
 
 
 def validity_flags(g: dict[str, Any]) -> str:
@@ -198,7 +224,8 @@ def latent_rows(spec: StudySpec, groups: list[dict[str, Any]]) -> list[LatentRow
     for mol in spec.molecules:
         done = [(m, by[(mol, m)]) for m in spec.models if by.get((mol, m), {}).get("n_seeds")]
         for i, (m, g) in enumerate(done):
-            for rep, suffix in (("trained", ""), ("random weights", "_random")):
+            own = "pretrained" if is_external(m) else "trained"
+            for rep, suffix in ((own, ""), ("random weights", "_random")):
                 rows.append(_latent_row(mol, m, rep, suffix, g, first=i == 0 and not suffix))
         if done:
             g = max((g for _, g in done), key=lambda g: g["n_seeds"])

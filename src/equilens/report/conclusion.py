@@ -21,6 +21,7 @@ from typing import Any
 
 from equilens.errors import EquilensError
 from equilens.models import resolve_spec
+from equilens.models.external import codes, is_external
 from equilens.report.headline import Headline, headline
 from equilens.report.paired import N_RESAMPLES
 from equilens.report.predictions import METRIC_KEYS
@@ -30,6 +31,8 @@ from equilens.report.verdicts import (FLOORS, REFERENCE, MoleculeFrames, read_fr
                                       study_comparisons)
 
 ALPHA = 0.05
+#: How a pretrained model's rows and sentences name it.
+PRETRAINED_NOTE = "pretrained, not trained here"
 
 
 def model_kind(spec: str) -> str:
@@ -57,7 +60,14 @@ def describe_model(spec: str) -> str:
         return "invariant GCN on distances (the post's baseline)"
     if name == "mlp":
         return "non-equivariant control"
+    if is_external(name):
+        return f"{codes()[name].description}; {PRETRAINED_NOTE}"
     return ""
+
+
+def model_label(spec: str) -> str:
+    """The model's spec, with "(pretrained, not trained here)" for a pretrained model."""
+    return f"{spec} ({PRETRAINED_NOTE})" if is_external(spec) else spec
 
 
 @dataclass
@@ -207,7 +217,7 @@ def conclude(groups: list[dict[str, Any]], floors: list[dict[str, Any]],
 def _numbers_sentence(mol: str, groups: list[dict[str, Any]],
                       floors: list[dict[str, Any]]) -> str | None:
     """Test energy MAE of every model and floor (mean ± std over seeds)."""
-    parts = [f"{g['model']} {fmt(g['test_energy_mae_kcal']['mean'], g['test_energy_mae_kcal']['std'])}"
+    parts = [f"{model_label(g['model'])} {fmt(g['test_energy_mae_kcal']['mean'], g['test_energy_mae_kcal']['std'])}"
              for g in groups if g["molecule"] == mol and g["n_seeds"]]
     parts += [f"{f['name']} {fmt(f['test_energy_mae_kcal']['mean'], f['test_energy_mae_kcal']['std'])}"
               for f in floors if f["molecule"] == mol and f["test_energy_mae_kcal"].get("n")]
@@ -306,7 +316,8 @@ def _flag(model: str, failed: bool | None) -> str:
 def _vs_random(c: dict[str, Any]) -> str:
     word = {"better": "higher when trained", "worse": "lower when trained"}.get(c["verdict"],
                                                                               c["verdict"])
-    return (f"{_flag(c['a'], c.get('a_did_not_learn'))} {c['mean_a']:.2f} vs {c['mean_b']:.2f}, "
+    return (f"{_flag(model_label(c['a']), c.get('a_did_not_learn'))} {c['mean_a']:.2f} vs "
+            f"{c['mean_b']:.2f}, "
             f"{c['diff_mean']:+.2f}{_interval(c)}, {word}")
 
 

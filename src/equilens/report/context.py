@@ -9,7 +9,7 @@ them. Figures are PNG data URIs, so the page is self-contained.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -114,6 +114,7 @@ class ModelRow:
     n_seeds: int
     best: bool
     flags: str = ""  # "did not learn (seeds 0, 1 of 3); still improving (seed 2 of 3)"
+    note: str = ""  # "pretrained, not trained here" for a pretrained model
 
 
 @dataclass
@@ -345,6 +346,18 @@ class MoleculeConclusion:
 
 
 @dataclass
+class Similarity:
+    """One molecule's latent spaces compared (GFRE, LFRE, CKA matrices): its figure (None
+    when fewer than two latents compare), the CSV's name and a note (who is left out, or
+    why nothing compares)."""
+
+    molecule: str
+    figure: FigureGrid
+    csv: str | None
+    note: str
+
+
+@dataclass
 class ReportContext:
     """Everything ``report.html`` and ``summary.md`` show, in the order they show it.
 
@@ -367,6 +380,9 @@ class ReportContext:
     symmetry: Symmetry | None
     runs: list[RunRow]
     at: str = ""
+    #: what has no learning curve and why (pretrained models), or ""
+    curves_note: str = ""
+    similarity: list[Similarity] = field(default_factory=list)
 
     @property
     def latent_kinds(self) -> list[str]:

@@ -23,6 +23,7 @@ from equilens.report.build import StudyTables, build_context, first_done
 from equilens.report.conclusion import Conclusion, conclude
 from equilens.report.figures import model_colours, plot_learning_curves, plot_overview, plot_sample_efficiency
 from equilens.report.render import render_html, render_markdown
+from equilens.report.similarity import study_similarity
 from equilens.study.plan import PlannedRun
 from equilens.study.spec import StudySpec
 
@@ -47,6 +48,7 @@ def write_report(out: Path, spec: StudySpec, runs: list[PlannedRun], *,
     latent = aggregate.latent_table(main, spec.molecules, spec.models)
     symmetry = aggregate.symmetry_table(records, spec.molecules, spec.models)
     conclusion = conclude(main_groups, main_floors, spec.molecules, spec.models, main)
+    similar = study_similarity(out, main, spec.molecules, spec.models, spec.seeds[0])
     fits = _efficiency(spec, records, groups, floors, conclusion)
     against = None
     if compare:
@@ -64,11 +66,13 @@ def write_report(out: Path, spec: StudySpec, runs: list[PlannedRun], *,
                    "train_sizes": sizes, "method": efficiency.METHOD, "slopes": fits},
                "conclusion": conclusion.to_dict(), "comparisons": conclusion.paired,
                "compare": against,
+               "latent_similarity": _similarity_summary(similar),
                "n_runs": len(records), "n_done": sum(r["status"] == "done" for r in records),
                "n_failed": sum(r["status"] == "failed" for r in records)}
     aggregate.write_results(out, records, summary, latent)
     main_runs = [r for r in runs if r.train_size == main_size]
     figs = _figures(out, spec, main_runs, main, main_groups, main_floors)
+    figs["similarity"] = similar
     if fits is not None:
         figs["efficiency"] = _efficiency_figures(out / "figures", spec, fits, floors)
     tables = StudyTables(out, records, groups, floors, main_groups, latent, symmetry,
@@ -78,6 +82,14 @@ def write_report(out: Path, spec: StudySpec, runs: list[PlannedRun], *,
     write_text(out / "report.html", render_html(ctx))
     write_text(out / "summary.md", render_markdown(ctx))
     return summary
+
+
+def _similarity_summary(similar: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """summary.json's ``latent_similarity``: per molecule the CSV's name (None: not
+    compared), seed, frames, models, note and rows."""
+    return {mol: {"csv": Path(e["csv"]).name if e["csv"] else None,
+                  **{k: e[k] for k in ("seed", "n_frames", "models", "note", "rows")}}
+            for mol, e in similar.items()}
 
 
 def _efficiency(spec: StudySpec, records: list[dict], groups: list[dict], floors: list[dict],

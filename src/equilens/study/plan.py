@@ -26,6 +26,7 @@ import yaml
 
 from equilens.errors import RunDirError
 from equilens.models import ModelSpec
+from equilens.models.external import is_external
 from equilens.study.spec import StudySpec
 from equilens.training import rundir
 from equilens.training.config import Config, flatten
@@ -90,8 +91,14 @@ class PlannedRun:
         name = "egnn0" if spec.name == "egnn" and spec.config.l_max == 0 else spec.name
         n_atoms = _N_ATOMS.get(self.molecule, 15)
         d, t = self.config.data, self.config.training
+        if is_external(spec.name):  # no training: one pass over every frame, twice
+            return _PRETRAINED_COST * n_atoms * (d.n_train + d.n_val + d.n_test)
         return _COST.get(name, 4.0) * n_atoms * (d.n_train + d.n_val) * t.epochs
 
+
+#: Rough cost of a pretrained run per frame and atom (offset fit, evaluation, analysis
+#: with its random-weights control), on the scale of ``_COST``.
+_PRETRAINED_COST = 60.0
 
 _N_ATOMS = {"aspirin": 21, "azobenzene": 24, "benzene": 12, "ethanol": 9, "malonaldehyde": 9,
             "naphthalene": 18, "paracetamol": 20, "salicylic": 16, "toluene": 15, "uracil": 12}

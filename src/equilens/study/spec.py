@@ -35,7 +35,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from equilens.data.molecules import RMD17_MOLECULES, check_molecule, closest
 from equilens.errors import ConfigError, EquilensError
 from equilens.models import ModelSpec
-from equilens.study.presets import DEFAULT_MODELS, get_preset
+from equilens.study.presets import get_preset
 from equilens.study.systems import SIZE_KEYS, System, parse_entries, resolve_systems
 from equilens.training.config import Config, config_from_dict, read_yaml
 from equilens.validation import Style, allowed_keys, dotted, flatten, invalid, merge, validate
@@ -112,7 +112,7 @@ class StudySpec:
 
     preset: str = "seed"
     molecules: list[str] | None = None  # None: the preset's
-    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    models: list[str] | None = None  # None: the preset's
     seeds: list[int] = field(default_factory=list)  # empty: the preset's
     train_sizes: list[int] = field(default_factory=list)  # empty: one size
     forces: bool | None = None
@@ -146,6 +146,8 @@ class StudySpec:
                 raise ConfigError(f"molecules: {err}") from None
         _no_duplicates("molecules", self.molecules)
         self.molecules = self.rmd17_molecules + [s.name for s in self.systems]
+        if self.models is None:
+            self.models = list(preset.models)
         if not self.models:
             raise ConfigError("models: give at least one model spec")
         specs = []
@@ -160,6 +162,7 @@ class StudySpec:
                 raise ConfigError(f"models: {', '.join(map(repr, twins))} are the same model "
                                   f"('{canon}'); list it once")
         self.models = specs
+        _check_extras(specs)
         self.seeds = [int(s) for s in (self.seeds or preset.seeds)]
         if any(s < 0 for s in self.seeds):
             raise ConfigError(f"seeds must be >= 0, got {self.seeds}")
@@ -314,6 +317,19 @@ def _size(value: Any) -> int | float | None:
     except (TypeError, ValueError):
         return value  # not a number: the run config names the problem
     return int(number) if number.is_integer() else number
+
+
+def _check_extras(specs: list[str]) -> None:
+    """A pretrained model whose code is not installed (or whose checkpoint is not shipped)
+    stops the study now, with the error that names what to install."""
+    from equilens.models.external import is_external, resolve_external
+
+    for spec in specs:
+        if is_external(spec):
+            try:
+                resolve_external(spec)
+            except EquilensError as err:
+                raise ConfigError(f"models: {err}") from None
 
 
 def _no_duplicates(name: str, values: list) -> None:

@@ -96,12 +96,32 @@ class RunData:
         with _timed(self.step_s, "data"):
             return Experiment.from_config(self.config)
 
+    @property
+    def pretrained(self) -> bool:
+        """Whether the run's model is pretrained (its "training" fits an energy offset)."""
+        from equilens.training.pretrained import is_pretrained
+
+        return is_pretrained(self.config)
+
+    @cached_property
+    def external(self) -> Any:
+        """A pretrained run's model from its code's shipped weights (no offset)."""
+        from equilens.training.pretrained import load_pretrained_model
+
+        with _timed(self.step_s, "load"):
+            return load_pretrained_model(self.config)
+
     @cached_property
     def model(self) -> Any:
-        """The best checkpoint's model on the run's device (read once, after training)."""
+        """The best checkpoint's model on the run's device (read once, after training);
+        for a pretrained run, its model with the fitted energy offset."""
         from equilens.training import load_trained, resolve_device
         from equilens.training.evaluate import check_shared
 
+        if self.pretrained:
+            from equilens.training.pretrained import OffsetModel, read_offset
+
+            return OffsetModel(self.external, read_offset(self.run_dir)).to(self.model_device)
         with _timed(self.step_s, "load"):
             model, config, type_map = load_trained(self.run_dir, "best",
                                                    resolve_device(self.device))
@@ -153,7 +173,12 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
             action()
         steps.append(name)
 
-    if not (run_dir / rundir.TEST_METRICS).is_file():
+    if data.pretrained:
+        from equilens.training.pretrained import PRETRAINED
+
+        if not (run_dir / PRETRAINED).is_file():
+            step("fit-offset", lambda: _fit_pretrained(run_dir, data))
+    elif not (run_dir / rundir.TEST_METRICS).is_file():
         _train(run_dir, config, data, steps, result, times)
     for split, name in (("test", "evaluate"), ("val", "evaluate-val")):
         if _needs_evaluation(run_dir, split):
@@ -161,19 +186,35 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
     if not (run_dir / plan.INFERENCE).is_file():
         step("inference", lambda: measure_inference(
             run_dir, device, int(task.get("threads") or 1), experiment=data.experiment,
-            model=data.model))
+            model=data.model, per_frame=data.pretrained))
     if task.get("symmetry") and not (run_dir / plan.SYMMETRY).is_file():
         from equilens.study.symmetry_step import run_checks
 
         step("symmetry", lambda: run_checks(run_dir, experiment=data.experiment,
                                             model=data.model))
-    if not (run_dir / plan.SCORES).is_file():
+    if not (run_dir / plan.SCORES).is_file() and data.pretrained:
+        from equilens.analysis.external import analyze_pretrained
+
+        step("analyze", lambda: analyze_pretrained(
+            run_dir, method=task["method"], perplexity=float(task["perplexity"]),
+            experiment=data.experiment, model=data.model, cache_dir=task.get("cache_dir")))
+    elif not (run_dir / plan.SCORES).is_file():
         from equilens.analysis import analyze_run
 
         step("analyze", lambda: analyze_run(
             run_dir, method=task["method"], perplexity=float(task["perplexity"]),
             device=str(data.model_device), experiment=data.experiment, model=data.model,
             cache_dir=task.get("cache_dir")))
+
+
+def _fit_pretrained(run_dir: Path, data: RunData) -> None:
+    """A pretrained run's "training": fit its energy offset on the training frames and
+    write its folder (config.yaml, pretrained.json, ...)."""
+    from equilens.training.pretrained import fit_pretrained
+
+    experiment = data.experiment
+    fit_pretrained(run_dir, experiment, data.external)
+    record_sources(run_dir, experiment.splits.sources)
 
 
 def _train(run_dir: Path, config: Any, data: RunData, steps: list[str],
@@ -252,14 +293,16 @@ def _clear_unstarted(run_dir: Path) -> None:
 
 
 def measure_inference(run_dir: Path, device: str, threads: int, *, experiment: Any = None,
-                      model: Any = None) -> dict[str, Any]:
+                      model: Any = None, per_frame: bool = False) -> dict[str, Any]:
     """Parameter count and inference speed of the best model on the test frames.
 
     Speed is frames per second of :func:`equilens.training.predict` over the whole test
     set (neighbour graphs already built), the second of two passes (the first warms up).
     Writes ``inference.json``. ``experiment`` and ``model`` (the run's data and best
     model on ``device``, see :class:`RunData`) are read from the run folder when None;
-    ``model`` needs ``experiment``.
+    ``model`` needs ``experiment``. ``per_frame`` (pretrained runs) adds
+    ``ms_per_frame_forces``: the median wall time of one frame's energy and forces, the
+    frames taken one by one on one thread (the measure the codes' own tools report).
     """
     import torch
 
@@ -285,5 +328,26 @@ def measure_inference(run_dir: Path, device: str, threads: int, *, experiment: A
             "seconds": seconds, "frames_per_s": len(dataset.frames) / max(seconds, 1e-9),
             "batch_size": batch, "device": str(dev), "threads": threads,
             "torch_threads": torch.get_num_threads(), "pid": os.getpid()}
+    if per_frame:
+        info |= _per_frame_time(model, exp)
     write_json(run_dir / plan.INFERENCE, info)
     return info
+
+
+#: Frames timed one by one for ``ms_per_frame_forces`` (after two warm-up frames).
+TIMED_FRAMES = 10
+
+
+def _per_frame_time(model: Any, experiment: Any) -> dict[str, Any]:
+    """``ms_per_frame_forces`` of a pretrained run's model (see :func:`measure_inference`)
+    over the first test (else validation) frames, and how many were timed."""
+    import numpy as np
+
+    from equilens.models.external import time_per_frame
+
+    frames = experiment.splits.test if len(experiment.splits.test) else experiment.splits.val
+    timed = frames.subset(np.arange(min(len(frames), TIMED_FRAMES + 2)))
+    if len(timed) < 3:
+        return {"ms_per_frame_forces": None, "n_frames_timed": 0}
+    return {"ms_per_frame_forces": time_per_frame(model, timed, threads=1),
+            "n_frames_timed": len(timed) - 2}

@@ -22,6 +22,7 @@ from equilens.training import checkpoint, rundir
 from equilens.training.checkpoint import load_trained
 from equilens.training.config import Config, load_config
 from equilens.training.experiment import Experiment
+from equilens.training.pretrained import PRETRAINED
 
 #: Precisions checked when none are named: float64 first, then float32.
 DEFAULT_DTYPES: tuple[str, ...] = ("float64", "float32")
@@ -172,7 +173,14 @@ def check_run(run_dir: str | Path, *, which: str = "best", data: dict[str, Any] 
     checkpoint ``which``, as ``load_trained`` gives it) are shared by a caller that holds
     them: the frames are then taken from ``experiment`` and the float64 model is rebuilt
     from ``model`` without reading the checkpoint again. ``model`` needs ``experiment``.
+    A pretrained run (``pretrained.json``, no checkpoint) is checked with its code's
+    shipped weights in float64, as ``check_spec`` checks it (its energy offset is a
+    constant and changes no check).
     """
+    if experiment is None and model is None and (Path(run_dir) / PRETRAINED).is_file():
+        experiment = Experiment.from_config(load_config(
+            overrides={"training.dtype": "float64", **_data_overrides(data)},
+            base=rundir.read_config(Path(run_dir)).to_dict()))
     if experiment is None and model is None:
         exact, config, type_map = load_exact(run_dir, which)
         config = load_config(overrides={"training.dtype": "float64", **_data_overrides(data)},
@@ -190,7 +198,10 @@ def _shared_model_and_batch(run_dir: str | Path, which: str, frames: int,
     """The float64 model and the float64 check frames from a run's shared data."""
     if experiment is None:
         raise ConfigError("check_run: a shared model needs its experiment (experiment=...)")
-    if model is None:
+    if is_external(experiment.config.model):  # pretrained: its shipped weights, float64
+        config, type_map = experiment.config, experiment.type_map
+        exact = load_external(config.model, torch.float64)
+    elif model is None:
         exact, config, type_map = load_exact(run_dir, which)
         experiment.check_config(config, str(run_dir))
     else:
