@@ -149,6 +149,9 @@ def _check_same_config(run_dir: Path, config: Config) -> bool:
         raise RunDirError(f"{run_dir}: unreadable {rundir.CONFIG} ({err})") from None
     want = flatten(config.to_dict())
     have = flatten(saved if isinstance(saved, dict) else {})
+    # a key added to the config after the run was made counts at its default value
+    defaults = flatten(Config().to_dict())
+    have |= {k: defaults[k] for k in want if k not in have and k in defaults}
     diff = sorted(k for k in set(want) | set(have) if have.get(k) != want.get(k))
     if set(diff) - set(rundir.MOVABLE):
         diff = [k for k in diff if k not in rundir.MOVABLE]
