@@ -301,7 +301,10 @@ def _latent_sentences(comps: list[dict[str, Any]]) -> list[str]:
                   f"{tests[-1]} latent tests" if tests and tests[-1] else "no test")
         parts = ((["trained vs random weights: " + "; ".join(own)] if own else [])
                  + (["between models: " + "; ".join(pairs)] if pairs else []))
-        out.append(f"Latent {what} (linear probe R²), " + "; ".join(parts) + f" ({method}).")
+        failed = any(c.get("a_did_not_learn") or c.get("b_did_not_learn") for c in mine)
+        note = ("; a model that did not learn is scored as a representation, not as that of a "
+                "working model" if failed else "")
+        out.append(f"Latent {what} (linear probe R²), " + "; ".join(parts) + f" ({method}{note}).")
     return out
 
 
@@ -310,7 +313,7 @@ def _interval(c: dict[str, Any]) -> str:
 
 
 def _flag(model: str, failed: bool | None) -> str:
-    return f"{model} (did not learn; its latent is still scored)" if failed else model
+    return f"{model} (did not learn)" if failed else model
 
 
 def _vs_random(c: dict[str, Any]) -> str:
