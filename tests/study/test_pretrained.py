@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -20,26 +19,11 @@ import pytest
 from equilens.cli.main import main
 from equilens.study.symmetry_step import symmetry_available
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("sevenn") is None,
-                                reason='extra not installed: pip install "equilens[sevennet]"')
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("sevenn") is None,
+                                 reason='extra not installed: pip install "equilens[sevennet]"'),
+              pytest.mark.usefixtures("no_network")]
 
 NOTE = "pretrained, not trained here"
-
-
-class NetworkUsed(AssertionError):
-    pass
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_network():
-    """Any connection attempt from this module's tests fails at once."""
-    def refuse(self, *args, **kwargs):
-        raise NetworkUsed(f"network access attempted: {args}")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", refuse)
-        mp.setattr(socket.socket, "connect_ex", refuse)
-        yield
 
 
 def _args(data_dir: Path, out: Path) -> list[str]:

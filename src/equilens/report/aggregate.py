@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from equilens.analysis.table import KINDS, REPRESENTATIONS
 from equilens.report.predictions import FLOOR_KEYS, PredictionFileError, load_predictions
 from equilens.report.symmetry import read_checks
 from equilens.report.validity import best_row, judge_arrays, still_improving
@@ -43,8 +44,7 @@ RECORD_COLUMNS = [
     "latent_energy_r2_knn_2d", "latent_energy_r2_knn_full", "latent_energy_r2_probe_random",
     "latent_energy_r2_knn_2d_random", "latent_geometry_r2_probe", "latent_geometry_r2_knn_2d",
     "latent_geometry_r2_probe_random", "latent_geometry_r2_knn_2d_random",
-    *(f"latent_{kind}_{stem}{suffix}" for kind in ("energy", "bond", "angle", "dihedral",
-                                                   "structure")
+    *(f"latent_{kind}_{stem}{suffix}" for kind in KINDS
       for stem in ("r2_probe", "r2_kernel") for suffix in ("", "_random", "_geometry")
       if f"latent_{kind}_{stem}{suffix}" not in ("latent_energy_r2_probe",
                                                  "latent_energy_r2_probe_random")),
@@ -187,17 +187,13 @@ def _latent_summary(scores: dict) -> dict[str, Any]:
     return out
 
 
-#: latent_scores.json's representations → the suffix of their record columns
-_REPRESENTATIONS = {"trained": "", "random": "_random", "geometry": "_geometry"}
-
-
 def _by_kind(by_kind: dict) -> dict[str, Any]:
     """``latent_<kind>_<r2_probe|r2_kernel><suffix>``: the mean score over the kind's
     targets (energy: the one target) of the trained latent, the random-weights latent and
     the geometry control, from ``latent_scores.json``'s ``by_kind``."""
     out: dict[str, Any] = {}
     for kind, entry in by_kind.items():
-        for rep, suffix in _REPRESENTATIONS.items():
+        for rep, suffix in REPRESENTATIONS.items():
             for stem in ("r2_probe", "r2_kernel"):
                 value = (entry.get(rep) or {}).get(stem)
                 if value is not None:

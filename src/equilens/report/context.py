@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from equilens.analysis.table import KINDS
+
 
 @dataclass(frozen=True)
 class Stat:
@@ -150,8 +152,8 @@ class Results:
     overview: FigureGrid
 
 
-#: The latent table's kinds of target, in column order.
-LATENT_KINDS: tuple[str, ...] = ("energy", "bond", "angle", "dihedral", "structure")
+#: The latent table's kinds of target, in column order (the analysis's kinds).
+LATENT_KINDS: tuple[str, ...] = KINDS
 
 
 @dataclass

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BOX", "hover_points"]
+from equilens.analysis.pipeline import MAP_BOX
 
-#: Written by the analysis next to the map (see equilens.analysis.pipeline.MAP_BOX).
-BOX = "projection_energy.box.json"
+__all__ = ["hover_points"]
 
 
 def hover_points(projection: Path | None) -> str | None:
@@ -29,7 +28,7 @@ def hover_points(projection: Path | None) -> str | None:
         return None
     folder = Path(projection).parent
     try:
-        box = json.loads((folder / BOX).read_text())
+        box = json.loads((folder / MAP_BOX).read_text())
         with np.load(folder / "latents.npz") as f:
             coords, ids = f["coords2d"], f["frame_ids"]
             energy, predicted = f["energy"], f["predicted_energy"]
