@@ -127,25 +127,28 @@ def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int
                       split=subset, label=model.spec, meta=meta)
 
 
-def analyze_pretrained(run_dir: str | Path, *, method: str = "tsne", perplexity: float = 30.0,
-                       seed: int = ANALYSIS_SEED, experiment: Experiment | None = None,
-                       model: OffsetModel | None = None,
-                       cache_dir: str | Path | None = None) -> Analysis:
-    """The latent analysis of a study's pretrained run, into ``RUN_DIR/analysis/``.
+def analyze_pretrained(run_dir: str | Path, *, subset: str = "test", layer: int | None = None,
+                       out: str | Path | None = None, seed: int = ANALYSIS_SEED,
+                       experiment: Experiment | None = None, model: OffsetModel | None = None,
+                       **options) -> Analysis:
+    """The latent analysis of a study's pretrained run, into ``out`` (default
+    ``RUN_DIR/analysis/``).
 
     The same files as :func:`~equilens.analysis.pipeline.analyze_run` writes for a trained
-    run, from :func:`model_latents` on the run's test frames: the model's default latent
-    layer, the offset of ``pretrained.json`` (not fitted again), the random-weights control
-    its adapter provides (seeded by the analysis ``seed``). ``experiment``: the run's data
-    and ``model``: its :class:`~equilens.training.pretrained.OffsetModel`, or None to
-    build them from the run folder.
+    run, from :func:`model_latents` on the run's ``subset`` frames (val or test): the
+    model's default latent layer or ``layer``, the offset of ``pretrained.json`` (not
+    fitted again), the random-weights control its adapter provides (seeded by the analysis
+    ``seed``). ``experiment``: the run's data and ``model``: its
+    :class:`~equilens.training.pretrained.OffsetModel`, or None to build them from the run
+    folder. ``options``: those of :func:`~equilens.analysis.pipeline.analyze_latents`
+    (method, perplexity, top_k, explorer, cache_dir).
     """
     run_dir = Path(run_dir)
     if experiment is None:
         experiment = Experiment.from_config(read_config(run_dir))
     config = experiment.config
     external = model.model if model is not None else load_pretrained_model(config)
-    lat = model_latents(config.model, config, "test", seed=seed, model=external,
+    lat = model_latents(config.model, config, subset, layer=layer, seed=seed, model=external,
                         offset=read_offset(run_dir), splits=experiment.splits)
-    return analyze_latents(lat, run_dir / "analysis", method=method, perplexity=perplexity,
-                           seed=seed, cache_dir=cache_dir, meta={"run_dir": str(run_dir)})
+    return analyze_latents(lat, Path(out) if out else run_dir / "analysis", seed=seed,
+                           meta={"run_dir": str(run_dir)}, **options)

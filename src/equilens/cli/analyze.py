@@ -18,12 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "geometry, with R² scores and controls: a run's last-layer latents "
                        "(RUN_DIR), a pretrained model's (--model SPEC, on the frames of the "
                        "usual split) or per-atom features from a file (--features FILE).")
-    p.add_argument("run_dir", nargs="?", help="a trained run folder")
+    p.add_argument("run_dir", nargs="?", help="a run folder (trained, or a study's pretrained run)")
     src = p.add_argument_group("a model or features instead of a run")
     src.add_argument("--model", metavar="SPEC",
                      help="a pretrained model (sevennet, chgnet:checkpoint=0.2.0, ...)")
     src.add_argument("--layer", type=int, metavar="K",
-                     help="with --model: the layer of per-atom features (default: the last "
+                     help="with --model or a pretrained RUN_DIR: the layer of per-atom "
+                     "features (default: the last "
                      "invariant one); equivariant parts enter through their norms per irrep copy")
     src.add_argument("--features", metavar="FILE",
                      help="extxyz whose frames carry per-atom features in an array")
@@ -75,12 +76,20 @@ def _check_sources(args: argparse.Namespace) -> None:
                           + (f", not {' and '.join(given)}" if given else ""))
     if args.features and not args.features_key:
         raise ConfigError("--features needs --features-key KEY (the per-atom array's name)")
-    if args.layer is not None and not args.model:
-        raise ConfigError("--layer is for --model only")
+    if args.layer is not None and not (args.model or _pretrained_run(args.run_dir)):
+        raise ConfigError("--layer is for --model or a pretrained run folder only")
     if not args.run_dir and not args.out:
         raise ConfigError(f"{given[0]} needs --out DIR")
     if args.run_dir and data_overrides(args):
         raise ConfigError("a RUN_DIR analyses its own data: drop the data flags")
+
+
+def _pretrained_run(run_dir: str | None) -> bool:
+    """Whether ``run_dir`` is a study's pretrained run (it holds pretrained.json)."""
+    from pathlib import Path
+
+    from equilens.training.pretrained import PRETRAINED
+    return bool(run_dir) and (Path(run_dir) / PRETRAINED).is_file()
 
 
 def _latents(args: argparse.Namespace, subset: str):
@@ -113,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
     _check_sources(args)
     options = {"method": args.method, "perplexity": args.perplexity, "top_k": args.top_k,
                "seed": args.seed, "explorer": args.explorer}
-    if args.run_dir:
+    if _pretrained_run(args.run_dir):
+        from equilens.analysis.external import analyze_pretrained
+        analysis = analyze_pretrained(args.run_dir, subset=subset, layer=args.layer,
+                                      out=args.out, **options)
+    elif args.run_dir:
         check_data_file(Path(args.run_dir), read_config(args.run_dir))
         analysis = analyze_run(args.run_dir, split=subset, out=args.out, **options)
     else:
