@@ -45,6 +45,10 @@ def test_train_then_evaluate(rmd17_dir, tmp_path, env, capsys):
     assert (config.data.n_train, config.data.n_val, config.data.n_test) == (30, 10, 10)
     assert (config.training.epochs, config.training.seed, config.training.lr_patience) == (2, 3, 2)
     assert config.data.data_dir == str(rmd17_dir)
+    sources = json.loads((out / "environment.json").read_text())["data_sources"]
+    assert set(sources) == {"rmd17_ethanol_train_01.npz", "rmd17_ethanol_test_01.npz"}
+    assert all(s["source"] == "--data-dir" and Path(s["path"]).parent == Path(rmd17_dir).resolve()
+               for s in sources.values()), sources
 
     assert main(["evaluate", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr()

@@ -214,7 +214,6 @@ def _fit_pretrained(run_dir: Path, data: RunData) -> None:
 
     experiment = data.experiment
     fit_pretrained(run_dir, experiment, data.external)
-    record_sources(run_dir, experiment.splits.sources)
 
 
 def _train(run_dir: Path, config: Any, data: RunData, steps: list[str],
@@ -229,28 +228,8 @@ def _train(run_dir: Path, config: Any, data: RunData, steps: list[str],
     experiment = data.experiment
     with _timed(times, "train"):
         trained = train(config, run_dir, resume=resume, progress=False, experiment=experiment)
-    record_sources(run_dir, experiment.splits.sources)
     result["trained_epochs"] = max(0, trained.epochs - done_before)
     steps.append("resume" if resume else "train")
-
-
-#: Key of environment.json listing where each data file was read (path and source).
-DATA_SOURCES = "data_sources"
-
-
-def record_sources(run_dir: Path, sources: dict[str, dict[str, str]]) -> None:
-    """Add where each data file came from to the run's environment.json
-    (``data_sources``: file name → ``{"path", "source"}``, the source one of ``--data-dir``,
-    ``$EQUILENS_DATA_DIR``, ``cache``, ``download`` or ``file``)."""
-    import json
-
-    from equilens.io import write_json
-    from equilens.training import rundir
-
-    path = run_dir / rundir.ENVIRONMENT
-    env = json.loads(path.read_text()) if path.is_file() else {}
-    env[DATA_SOURCES] = sources
-    write_json(path, env)
 
 
 def _needs_evaluation(run_dir: Path, split: str) -> bool:

@@ -88,7 +88,7 @@ def fit_pretrained(run_dir: str | Path, experiment: Experiment,
     model = model if model is not None else load_pretrained_model(config)
     offset = fit_offset(model, experiment)
     rundir.write_config(run_dir, config)
-    rundir.record_environment(run_dir, experiment.splits.files)
+    rundir.record_environment(run_dir, experiment.splits.files, experiment.splits.sources)
     write_json(run_dir / rundir.SPLITS, experiment.splits.origin)
     name, code_config = resolve_external(config.model)
     info = {"spec": config.model, "code": name,

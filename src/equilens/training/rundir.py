@@ -146,8 +146,16 @@ def read_config(run_dir: Path) -> Config:
         raise RunDirError(f"{path}: not a valid run config ({err})") from None
 
 
-def record_environment(run_dir: Path, data_files: dict[str, str]) -> None:
-    """Write environment.json: versions, git commit, host, argv, data file SHA-256."""
+#: Key of environment.json listing where each data file was read (path and source).
+DATA_SOURCES = "data_sources"
+
+
+def record_environment(run_dir: Path, data_files: dict[str, str],
+                       sources: dict[str, dict[str, str]] | None = None) -> None:
+    """Write environment.json: versions, git commit, host, argv, data file SHA-256 and
+    where each file was read (``data_sources``: file name → ``{"path", "source"}``, the
+    source one of ``--data-dir``, ``$EQUILENS_DATA_DIR``, ``cache``, ``download`` or
+    ``file``)."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -163,6 +171,7 @@ def record_environment(run_dir: Path, data_files: dict[str, str]) -> None:
         "git_dirty": _git_dirty(),
         "argv": sys.argv,
         "data_files_sha256": data_files,
+        DATA_SOURCES: sources or {},
     })
 
 

@@ -121,7 +121,7 @@ def _experiment(config: Config, run_dir: Path, resume: bool,
             rundir.write_config(run_dir, config)
     else:
         rundir.write_config(run_dir, config)
-        rundir.record_environment(run_dir, exp.splits.files)
+        rundir.record_environment(run_dir, exp.splits.files, exp.splits.sources)
         write_json(run_dir / rundir.SPLITS, exp.splits.origin)
     return exp
 
