@@ -76,7 +76,7 @@ DATA_MOVEMENT = {
     "index", "scatter", "scatter_", "fill_", "fill", "zero_", "zeros", "zeros_like",
     "ones", "ones_like", "full", "full_like", "new_zeros", "new_ones", "new_full",
     "repeat", "narrow_copy", "_local_scalar_dense", "masked_select", "nonzero", "flip",
-    "roll", "tril", "triu", "arange", "scalar_tensor", "randn", "rand", "randint",
+    "roll", "tril", "triu", "arange", "eye", "scalar_tensor", "randn", "rand", "randint",
     "normal_", "uniform_", "bernoulli_", "tensor", "lift_fresh_copy", "_copy_from",
     "constant_pad_nd", "set_", "resize_", "sort", "unique_dim", "_unique2", "bincount",
     "slice_backward", "select_backward", "index_select_backward", "unbind_backward",
@@ -132,7 +132,7 @@ def _argument(func, args: tuple, kwargs: dict, name: str, default: Any = None) -
 def matmul_flops(name: str, args: tuple) -> int:
     """2·m·n·k (times the batch) of a matmul-like call, plus the add of ``add*`` forms."""
     if name in ("addmm", "baddbmm", "addmv"):
-        bias, a, b = args[:3]
+        _bias, a, b = args[:3]
     else:
         a, b = args[:2]
     if name == "dot":

@@ -32,8 +32,8 @@ def _header(report: Report) -> str:
     m, s = report["machine"], report["settings"]
     return "\n".join([
         f"# Roofline of an equilens training step on {m['hostname']}", "",
-        f"Run {report['started']} → {report['finished']}, equilens commit "
-        f"`{m['equilens_commit']}`, device {s['device']}, {s['threads']} thread(s).",
+        (f"Run {report['started']} → {report['finished']}, equilens commit "
+         f"`{m['equilens_commit']}`, device {s['device']}, {s['threads']} thread(s)."),
         (f"Model `{s['model']}` (the matched size of `peers.py`), its training step as "
          f"`peers.py` times it (batch 10, fused Adam), {s['steps']} steps per row after a "
          "warm-up pass over the same batches."), "",
