@@ -209,12 +209,14 @@ def _top_ops(report: Report, top: int = 8) -> str:
     """Per case: the operators with the most self time (profiler) and with the most FLOP
     (dispatch counter)."""
     parts = ["## Top operators", TOP_OPS_NOTE]
+    on_gpu = report["settings"]["device"].startswith("cuda")
     for c in report["cases"]:
         p = c["profile"]
         aten = p["self_s_per_step"]["aten"]
         by_time = [[f"`{o['name']}`", f"{o['calls_per_step']:.0f}", f"{o['us_per_call']:.1f}",
                     f"{o['median_us_per_call']:.1f}", f"{o['self_s_per_step'] * ms:.3f}",
                     _pct(o["self_s_per_step"], aten)]
+                   + ([f"{o['device_s_per_step'] * ms:.3f}"] if on_gpu else [])
                    for o in p["top_ops"][:top]]
         total = c["counts"]["flops_per_step"]
         by_flop = [[f"`{name}`", o["category"], f"{o['calls']:.0f}", f"{o['flops'] / 1e6:.2f}",
@@ -222,7 +224,7 @@ def _top_ops(report: Report, top: int = 8) -> str:
                    for name, o in list(c["counts"]["by_op"].items())[:top]]
         parts.append(f"### {_name(c)}\n\nBy self time (profiler):\n\n" + table(
             ["operator", "calls/step", "mean µs/call", "median µs/call", "ms/step",
-             "share of aten self time"], by_time)
+             "share of aten self time"] + (["GPU kernel ms/step"] if on_gpu else []), by_time)
             + "\n\nBy FLOP (counter):\n\n" + table(
             ["operator", "category", "calls/step", "MFLOP/step", "share of FLOP", "MB/step"],
             by_flop))

@@ -61,6 +61,9 @@ def test_the_report_renders_from_the_record_alone(report):
                     "## Where the time goes", "## Top operators", "ethanol E+F"):
         assert heading in text
     assert "load average at end" in text
+    assert "GPU kernel ms/step" not in text
+    on_gpu = {**report, "settings": {**report["settings"], "device": "cuda:0 (some GPU)"}}
+    assert "GPU kernel ms/step" in render(on_gpu)
 
 
 def test_peer_report_shows_gpu_memory_only_on_cuda():
