@@ -58,8 +58,9 @@ def record(run: Callable[[], None], device: torch.device):
 
 def summarise(prof, wall_s: float, steps: int, short_us: float = 10.0, top: int = 10) -> dict:
     """Per-step seconds by kind of event, the ``top`` aten operators by self time (mean
-    and median µs per call, device time on CUDA), and the aten calls whose self time is
-    under ``short_us`` µs (count and time)."""
+    and median µs per call, device time on CUDA), the aten calls whose self time is under
+    ``short_us`` µs (count and time), and the aten self time with every call at its
+    operator's median (an estimate that a few preempted calls do not inflate)."""
     events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
     self_s = dict.fromkeys(KINDS, 0.0)
     per_op: dict[str, list[float]] = defaultdict(list)  # self seconds of each call
@@ -76,12 +77,15 @@ def summarise(prof, wall_s: float, steps: int, short_us: float = 10.0, top: int 
         if own < short_us * US:
             short_calls, short_s = short_calls + 1, short_s + own
     outside = wall_s - sum(self_s.values())
+    # robust to a call that was descheduled: every call at its operator's median self time
+    at_median = sum(len(calls) * statistics.median(calls) for calls in per_op.values())
     ranked = sorted(per_op.items(), key=lambda kv: -sum(kv[1]))[:top]
     return {
         "steps": steps, "wall_s_per_step": wall_s / steps,
         "self_s_per_step": {k: v / steps for k, v in self_s.items()},
         "outside_events_s_per_step": outside / steps,
         "aten_calls_per_step": aten_calls / steps,
+        "aten_s_per_step_at_median": at_median / steps,
         "top_ops": [{"name": name, "calls_per_step": len(calls) / steps,
                      "self_s_per_step": sum(calls) / steps,
                      "us_per_call": sum(calls) / len(calls) / US,

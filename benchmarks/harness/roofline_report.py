@@ -7,6 +7,7 @@ from typing import Any
 from harness.flops import CATEGORIES
 from harness.output import code_block, machine_section, number, table
 from harness.step import PHASES
+from harness.variants import EQUILENS_SPEC
 
 Report = dict[str, Any]
 ms = 1e3  # seconds → milliseconds
@@ -25,16 +26,20 @@ def _name(case: dict) -> str:
 
 
 def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f} %" if whole else "—"
+    if not whole:
+        return "—"
+    share = 100 * part / whole
+    return f"{share:.1f} %" if share < 10 else f"{share:.0f} %"
 
 
 def _header(report: Report) -> str:
     m, s = report["machine"], report["settings"]
+    matched = " (the matched size of `peers.py`)" if s["model"] == EQUILENS_SPEC else ""
     return "\n".join([
         f"# Roofline of an equilens training step on {m['hostname']}", "",
         (f"Run {report['started']} → {report['finished']}, equilens commit "
          f"`{m['equilens_commit']}`, device {s['device']}, {s['threads']} thread(s)."),
-        (f"Model `{s['model']}` (the matched size of `peers.py`), its training step as "
+        (f"Model `{s['model']}`{matched}, its training step as "
          f"`peers.py` times it (batch 10, fused Adam), {s['steps']} steps per row after a "
          "warm-up pass over the same batches."), "",
         "Command:", "", f"```\n{report['command']}\n```",
@@ -48,9 +53,12 @@ def _load_note(report: Report) -> str:
                                     ("end", report["load_average_at_end"][0])) if load > cpus]
     if not busy:
         return ""
+    spread = ", ".join(f"{_name(c)} {c['median_step_s'] / min(c['step_s']):.1f}×"
+                       for c in report["cases"])
     return (f"**Loaded machine**: the 1-minute load average exceeded the {cpus} usable CPUs at "
             f"the {' and the '.join(busy)} of the run, so other processes competed for the "
-            "cores; times (and the peak rates) are those of a shared machine, not of a quiet one.")
+            "cores; times (and the peak rates) are those of a shared machine, not of a quiet one. "
+            f"Median step ÷ fastest step: {spread}.")
 
 
 def _software(report: Report) -> str:
@@ -85,8 +93,9 @@ def _peaks(report: Report) -> str:
     rows = [[row[0]] + [c[i][1] for c in cells] for i, row in enumerate(cells[0])]
     cap = report["capability"]
     return ("## What the machine can do (same threads, same device)\n\n"
-            f"Each measured {len(start['matmul']['times_s'])} times after a warm-up, at the "
-            "start and at the end of the run; the best repeat of either is used below: "
+            f"Matmul and bandwidths measured {len(start['matmul']['times_s'])} times each after a "
+            f"warm-up (the tiny calls: the best of loops of {start['op_floor']['calls']} calls), "
+            "at the start and at the end of the run; the best repeat of either is used below: "
             f"**{cap['flops_per_s'] / 1e9:.3g} GFLOP/s** (matmul peak), "
             f"**{cap['bytes_per_s'] / 1e9:.3g} GB/s** (memory bandwidth, large tensors), "
             f"{cap['bytes_per_s_in_cache'] / 1e9:.3g} GB/s in cache.\n\n" + table(headers, rows))
@@ -94,7 +103,8 @@ def _peaks(report: Report) -> str:
 
 def _roofline(report: Report) -> str:
     headers = ["molecule, labels", "edges/frame", "MFLOP/step", "MB/step", "flop/byte",
-               "aten calls/step", "measured ms/step (median)", "achieved GFLOP/s",
+               "aten calls/step", "measured ms/step (median)", "fastest ms/step",
+               "achieved GFLOP/s",
                "% of matmul peak", "ms at peak FLOP/s", "ms at peak bandwidth",
                "bound ms (by)", "measured ÷ bound"]
     rows = []
@@ -103,6 +113,7 @@ def _roofline(report: Report) -> str:
         rows.append([_name(c), number(c["edges_per_frame"]), f"{k['flops_per_step'] / 1e6:.1f}",
                      f"{k['bytes_per_step'] / 1e6:.1f}", number(r["intensity"], 2),
                      f"{k['calls_per_step']:.0f}", f"{c['median_step_s'] * ms:.2f}",
+                     f"{min(c['step_s']) * ms:.2f}",
                      number(r["achieved_flops_per_s"] / 1e9),
                      f"{100 * r['fraction_of_peak']:.1f}", f"{r['compute_s'] * ms:.3f}",
                      f"{r['memory_s'] * ms:.3f}", f"{r['bound_s'] * ms:.3f} ({r['bound_by']})",
@@ -128,7 +139,9 @@ def _reading(report: Report) -> str:
             f"peak; at the roofline the step would take {r['bound_s'] * ms:.3f} ms "
             f"({r['bound_by']}-bound), the measured step is {r['measured_over_bound']:.0f}× that. "
             f"Under the profiler, aten operators' self time is "
-            f"{_pct(p['self_s_per_step']['aten'], wall)} of the wall time, the autograd engine's "
+            f"{_pct(p['self_s_per_step']['aten'], wall)} of the wall time "
+            f"({p['aten_s_per_step_at_median'] * ms:.2f} ms with every call at its operator's "
+            f"median), the autograd engine's "
             f"{_pct(p['self_s_per_step']['autograd engine'], wall)}, time outside any recorded "
             f"event {_pct(p['outside_events_s_per_step'], wall)}; "
             f"{_pct(p['short_calls_per_step'], p['aten_calls_per_step'])} of operator calls take "
@@ -173,6 +186,8 @@ def _time(report: Report) -> str:
         ("measured step, no profiler (median)", lambda c: c["median_step_s"] * ms),
         ("profiled step (wall inside the profiler)", lambda c: c["profile"]["wall_s_per_step"] * ms),
         ("aten operators (self time)", lambda c: c["profile"]["self_s_per_step"]["aten"] * ms),
+        ("aten operators, each call at its operator's median self time",
+         lambda c: c["profile"]["aten_s_per_step_at_median"] * ms),
         ("autograd engine (self time)",
          lambda c: c["profile"]["self_s_per_step"]["autograd engine"] * ms),
         ("optimiser wrapper (self time)", lambda c: c["profile"]["self_s_per_step"]["optimiser"] * ms),
@@ -195,8 +210,9 @@ def _time(report: Report) -> str:
     short = cases[0]["profile"]["short_us"] if cases else 10
     return (f"## Where the time goes, ms per step (torch.profiler; short = self time under "
             f"{short:g} µs)\n\nSelf times split the profiled wall time without double "
-            "counting; the profiler's own recording makes the profiled step longer than the "
-            "measured one.\n\n" + table(["", *[_name(c) for c in cases]], body))
+            "counting. The profiled pass is a separate pass over the same batches and its wall "
+            "time includes the profiler's own recording: compare its parts with each other "
+            "rather than with the measured step.\n\n" + table(["", *[_name(c) for c in cases]], body))
 
 
 TOP_OPS_NOTE = (
