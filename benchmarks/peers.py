@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now().isoformat(timespec="seconds")
     info = machine.describe()
     pythons = pythons_for(selected, args)
+    if settings.device == "cuda":
+        envs.require_cuda(pythons, "peers.py")
     try:
         files = prepare_data(measurements, args.out / "cache.tmp" / "extxyz", args.data_dir)
     except EquilensError as err:

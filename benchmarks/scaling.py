@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     pythons = {c: args.equilens_python if c == "equilens" else
                str(envs.ensure_peer(envs.PEERS[c], envs.peers_dir(args.peers_dir), shlex.split(args.pip_args)))
                for c in codes(selected)}
+    if args.device == "cuda":
+        envs.require_cuda(pythons, "scaling.py")
     cache = args.out / "cache.tmp" / "extxyz"
     name = output.stem("scaling", args.quick, "" if args.device == "cpu" else args.device)
     rows = []

@@ -112,3 +112,17 @@ def test_the_roofline_step_clock_waits_for_cuda(monkeypatch):
     times = step.time_steps(_Steps(log), torch.device("cuda"))
     assert len(times) == 2
     assert log == ["warm-up", "sync", "step 1", "sync", "sync", "step 2", "sync"]
+
+
+def test_a_peer_environment_without_cuda_stops_a_cuda_run_with_one_line(monkeypatch):
+    from harness import envs
+
+    versions = {"/venv/equilens": {"torch": "2.13.0+cu128", "cuda": True},
+                "/venv/nequip": {"torch": "2.13.0+cpu", "cuda": False}}
+    monkeypatch.setattr(envs, "probe", lambda python, package=None: versions[python])
+    envs.require_cuda({"equilens": "/venv/equilens"}, "peers.py")  # sees a GPU: passes
+    with pytest.raises(SystemExit) as stop:
+        envs.require_cuda({"equilens": "/venv/equilens", "nequip": "/venv/nequip"}, "peers.py")
+    message = str(stop.value.code)
+    assert message.startswith("peers.py: --device cuda, but torch in the nequip environment")
+    assert "2.13.0+cpu" in message and "\n" not in message
