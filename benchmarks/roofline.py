@@ -6,7 +6,8 @@ of one step counted operator by operator (``harness/flops.py``), the machine's d
 matmul FLOP/s and memory bandwidth on the same threads (``harness/peak.py``), the
 measured time of a step, the roofline bound (the time at peak), and a torch.profiler
 split of where the rest of the time goes. Writes ``results/roofline-<date>-<host>.md``
-and ``.json``. See ``benchmarks/README.md``.
+and ``.json`` (``-cuda`` on a GPU, ``-<n>-threads`` for another number of threads than 2).
+See ``benchmarks/README.md``.
 
     python benchmarks/roofline.py --data-dir /path/to/rmd17
     python benchmarks/roofline.py --molecules ethanol --labels EF --steps 20 --device cuda
@@ -34,6 +35,7 @@ from equilens.io import write_json, write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LABELS = {"E": False, "EF": True}
+DEFAULT_THREADS = 2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--molecules", nargs="+", default=["ethanol", "aspirin"])
     p.add_argument("--labels", nargs="+", default=list(LABELS), choices=list(LABELS),
                    help="E: energy only; EF: energy and forces")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (also for the peak)")
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                   help="torch threads, also for the peak (a run with another number writes "
+                        "roofline-<date>-<host>-<n>-threads.md)")
     p.add_argument("--steps", type=int, default=40,
                    help="steps per measurement (one warm-up pass over them first)")
     p.add_argument("--model", default=EQUILENS_SPEC, help="equilens model spec")
@@ -174,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
                      "short_us": args.short_us},
         **measured,
     }
-    name = output.stem("roofline", suffix="" if dev.type == "cpu" else dev.type)
+    suffix = ([] if dev.type == "cpu" else [dev.type]) + (
+        [] if args.threads == DEFAULT_THREADS else [f"{args.threads}-threads"])
+    name = output.stem("roofline", suffix="-".join(suffix))
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / f"{name}.json", report)
     path = write_text(args.out / f"{name}.md", render(report))

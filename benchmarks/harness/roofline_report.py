@@ -51,14 +51,25 @@ def _load_note(report: Report) -> str:
     cpus = m["usable_cpus"]
     busy = [when for when, load in (("start", m["load_average_at_start"][0]),
                                     ("end", report["load_average_at_end"][0])) if load > cpus]
-    if not busy:
-        return ""
-    spread = ", ".join(f"{_name(c)} {c['median_step_s'] / min(c['step_s']):.1f}×"
-                       for c in report["cases"])
-    return (f"**Loaded machine**: the 1-minute load average exceeded the {cpus} usable CPUs at "
+    notes = []
+    if busy:
+        spread = ", ".join(f"{_name(c)} {c['median_step_s'] / min(c['step_s']):.1f}×"
+                           for c in report["cases"])
+        notes.append(
+            f"**Loaded machine**: the 1-minute load average exceeded the {cpus} usable CPUs at "
             f"the {' and the '.join(busy)} of the run, so other processes competed for the "
-            "cores; times (and the peak rates) are those of a shared machine, not of a quiet one. "
-            f"Median step ÷ fastest step: {spread}.")
+            "cores; times (and the peak rates) are those of a shared machine, not of a quiet "
+            f"one. Median step ÷ fastest step: {spread}.")
+    slower = [c for c in report["cases"] if c["median_step_s"] > c["profile"]["wall_s_per_step"]]
+    if slower:
+        cases = ", ".join(f"{_name(c)} ({c['median_step_s'] * ms:.1f} ms against "
+                          f"{c['profile']['wall_s_per_step'] * ms:.1f} ms)" for c in slower)
+        notes.append(
+            "**Timed pass slower than the profiled pass** (which carries the profiler's own "
+            f"overhead, so it should be the slower one): {cases}. Their median step time "
+            "overstates what the step costs; the likely cause is other work on the cores "
+            "during the timed steps (see the load average).")
+    return "\n\n".join(notes)
 
 
 def _software(report: Report) -> str:
