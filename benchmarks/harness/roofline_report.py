@@ -117,7 +117,7 @@ def _roofline(report: Report) -> str:
                "aten calls/step", "measured ms/step (median)", "fastest ms/step",
                "achieved GFLOP/s",
                "% of matmul peak", "ms at peak FLOP/s", "ms at peak bandwidth",
-               "bound ms (by)", "measured ÷ bound"]
+               "(in cache)", "bound ms (by)", "measured ÷ bound"]
     rows = []
     for c in report["cases"]:
         k, r = c["counts"], c["roofline"]
@@ -127,13 +127,15 @@ def _roofline(report: Report) -> str:
                      f"{min(c['step_s']) * ms:.2f}",
                      number(r["achieved_flops_per_s"] / 1e9),
                      f"{100 * r['fraction_of_peak']:.1f}", f"{r['compute_s'] * ms:.3f}",
-                     f"{r['memory_s'] * ms:.3f}", f"{r['bound_s'] * ms:.3f} ({r['bound_by']})",
-                     f"{r['measured_over_bound']:.0f}×"])
+                     f"{r['memory_s'] * ms:.3f}", f"{c['memory_s_in_cache'] * ms:.3f}",
+                     f"{r['bound_s'] * ms:.3f} ({r['bound_by']})",
+                     f"{number(r['measured_over_bound'], 2)}×"])
     ridge = report["cases"][0]["roofline"]["ridge_intensity"] if report["cases"] else None
     return ("## Roofline of one training step\n\n"
             "FLOP and bytes counted operator by operator on the real batches (rules in "
             "`benchmarks/README.md`); \"aten calls\" are the operators dispatched per step, "
-            "views included. Bound = max(FLOP ÷ peak FLOP/s, bytes ÷ bandwidth). "
+            "views included. Bound = max(FLOP ÷ peak FLOP/s, bytes ÷ bandwidth); \"(in cache)\" "
+            "is the bytes at the in-cache bandwidth, for comparison (not used in the bound). "
             + (f"Ridge point: {number(ridge)} flop/byte (peak ÷ bandwidth); a step of lower "
                "intensity is memory-bound on this roofline.\n\n" if ridge else "\n\n")
             + table(headers, rows))
@@ -148,7 +150,8 @@ def _reading(report: Report) -> str:
             f"- **{_name(c)}**: {c['counts']['flops_per_step'] / 1e6:.1f} MFLOP in "
             f"{c['median_step_s'] * ms:.2f} ms, {100 * r['fraction_of_peak']:.1f} % of the matmul "
             f"peak; at the roofline the step would take {r['bound_s'] * ms:.3f} ms "
-            f"({r['bound_by']}-bound), the measured step is {r['measured_over_bound']:.0f}× that. "
+            f"({r['bound_by']}-bound), the measured step is {number(r['measured_over_bound'], 2)}× "
+            "that. "
             f"Under the profiler, aten operators' self time is "
             f"{_pct(p['self_s_per_step']['aten'], wall)} of the wall time "
             f"({p['aten_s_per_step_at_median'] * ms:.2f} ms with every call at its operator's "
