@@ -126,7 +126,7 @@ def _roofline(report: Report) -> str:
                      f"{k['calls_per_step']:.0f}", f"{c['median_step_s'] * ms:.2f}",
                      f"{min(c['step_s']) * ms:.2f}",
                      number(r["achieved_flops_per_s"] / 1e9),
-                     f"{100 * r['fraction_of_peak']:.1f}", f"{r['compute_s'] * ms:.3f}",
+                     number(100 * r["fraction_of_peak"], 2), f"{r['compute_s'] * ms:.3f}",
                      f"{r['memory_s'] * ms:.3f}", f"{c['memory_s_in_cache'] * ms:.3f}",
                      f"{r['bound_s'] * ms:.3f} ({r['bound_by']})",
                      f"{number(r['measured_over_bound'], 2)}×"])
@@ -148,8 +148,8 @@ def _reading(report: Report) -> str:
         wall = p["wall_s_per_step"]
         lines.append(
             f"- **{_name(c)}**: {c['counts']['flops_per_step'] / 1e6:.1f} MFLOP in "
-            f"{c['median_step_s'] * ms:.2f} ms, {100 * r['fraction_of_peak']:.1f} % of the matmul "
-            f"peak; at the roofline the step would take {r['bound_s'] * ms:.3f} ms "
+            f"{c['median_step_s'] * ms:.2f} ms, {number(100 * r['fraction_of_peak'], 2)} % of "
+            f"the matmul peak; at the roofline the step would take {r['bound_s'] * ms:.3f} ms "
             f"({r['bound_by']}-bound), the measured step is {number(r['measured_over_bound'], 2)}× "
             "that. "
             f"Under the profiler, aten operators' self time is "
