@@ -19,7 +19,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from harness import envs, machine, output
+from harness import device, envs, machine, output
 from harness.datafiles import rmd17_extxyz
 from harness.measurements import Measurement, Settings, data_needed, job, plan
 from harness.peers_report import render
@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--inference-molecule", default="aspirin")
     p.add_argument("--budget-molecule", default="ethanol")
     p.add_argument("--threads", type=int, default=2, help="torch threads of every worker")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--device", choices=list(device.CHOICES), default="cpu",
+                   help="cuda: every worker on the GPU (an error where torch sees none); "
+                        "auto: cuda when torch sees a GPU, else cpu")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"timed training epochs (default {FULL['epochs']}, --quick {QUICK['epochs']})")
     p.add_argument("--passes", type=int, default=None,
@@ -147,19 +149,23 @@ def run_all(selected: list[Variant], measurements: list[Measurement], settings: 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.device = device.select_or_exit("peers.py", args.device).type
     settings = settings_from(args)
     selected = variants(args.codes)
     measurements = plan(settings)
     started = datetime.now().isoformat(timespec="seconds")
     info = machine.describe()
     pythons = pythons_for(selected, args)
+    if settings.device == "cuda":
+        envs.require_cuda(pythons, "peers.py")
     try:
         files = prepare_data(measurements, args.out / "cache.tmp" / "extxyz", args.data_dir)
     except EquilensError as err:
         raise SystemExit(f"peers.py: {err}") from None
     every = ["train", "infer"] + ([] if settings.skip_budget else ["budget"])
-    name = output.stem("peers", settings.quick,
-                       "" if set(every) <= set(settings.tasks) else "-".join(settings.tasks))
+    suffix = ([] if set(every) <= set(settings.tasks) else list(settings.tasks)) + (
+        [settings.device] if settings.device != "cpu" else [])
+    name = output.stem("peers", settings.quick, "-".join(suffix))
     scratch = args.out / "scratch.tmp" / name
     results = run_all(selected, measurements, settings, pythons, files, scratch, args)
     report = {

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-from harness import envs, machine, output
+from harness import device, envs, machine, output
 from harness.datafiles import cluster_extxyz, rmd17_extxyz
 from harness.measurements import Measurement, Settings, job
 from harness.variants import VARIANTS, Variant, codes, variants
@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--passes", type=int, default=3, help="timed inference passes (after one warm-up)")
     p.add_argument("--gap", type=float, default=6.0, help="Å between molecules of a cluster")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--device", choices=list(device.CHOICES), default="cpu",
+                   help="auto: cuda when torch sees a GPU, else cpu")
     p.add_argument("--quick", action="store_true", help="smoke run: 20 frames, 1 epoch, 1 pass")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--peers-dir", default=None)
@@ -183,14 +184,17 @@ def markdown(report: dict, selected: list[Variant], png: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.device = device.select_or_exit("scaling.py", args.device).type
     frames = 20 if args.quick else args.frames
     selected = variants(args.codes)
     started = datetime.now().isoformat(timespec="seconds")
     pythons = {c: args.equilens_python if c == "equilens" else
                str(envs.ensure_peer(envs.PEERS[c], envs.peers_dir(args.peers_dir), shlex.split(args.pip_args)))
                for c in codes(selected)}
+    if args.device == "cuda":
+        envs.require_cuda(pythons, "scaling.py")
     cache = args.out / "cache.tmp" / "extxyz"
-    name = output.stem("scaling", args.quick)
+    name = output.stem("scaling", args.quick, "" if args.device == "cpu" else args.device)
     rows = []
     for system in args.systems:
         try:

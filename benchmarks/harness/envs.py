@@ -44,7 +44,8 @@ def version(name):
 print(json.dumps({"python": sys.version.split()[0], "torch": torch.__version__,
                   "e3nn": version("e3nn"), "numpy": version("numpy"), "ase": version("ase"),
                   "package": version(sys.argv[1]) if len(sys.argv) > 1 else None,
-                  "default_threads": torch.get_num_threads()}))
+                  "default_threads": torch.get_num_threads(),
+                  "cuda": torch.cuda.is_available()}))
 """
 
 
@@ -84,6 +85,18 @@ def ensure_peer(peer: Peer, root: Path, pip_args: list[str], log=print) -> Path:
         raise RuntimeError(f"{venv}: {peer.package}=={peer.version} and torch {TORCH_VERSION} "
                            "are still not importable after pip install")
     return python
+
+
+def require_cuda(pythons: dict[str, str], script: str) -> None:
+    """Exit with one line naming the first environment whose torch sees no CUDA device
+    (e.g. a CPU build of torch in a peer venv made on another machine)."""
+    for code, python in pythons.items():
+        found = probe(python)
+        if found is None or not found.get("cuda"):
+            torch_version = found["torch"] if found else "not importable"
+            raise SystemExit(f"{script}: --device cuda, but torch in the {code} environment "
+                             f"({python}; torch {torch_version}) sees no CUDA device; install a "
+                             "CUDA build of torch there or use another --peers-dir")
 
 
 def _has_pins(python: Path, peer: Peer) -> bool:

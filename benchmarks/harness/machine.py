@@ -1,4 +1,4 @@
-"""What the numbers were measured on: CPU, cores, memory, load, and the equilens commit."""
+"""What the numbers were measured on: CPU, cores, memory, GPUs, load, and the equilens commit."""
 
 from __future__ import annotations
 
@@ -55,7 +55,17 @@ def describe() -> dict[str, Any]:
         "usable_cpus": len(os.sched_getaffinity(0)), "physical_cores": physical_cores(),
         "memory_gib": memory_gib(), "platform": platform.platform(),
         "load_average_at_start": os.getloadavg(), "equilens_commit": git_commit(),
+        "gpus": gpus(),
     }
+
+
+def gpus() -> list[str]:
+    """Names of the CUDA devices torch sees here (empty without CUDA)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
 def _git(*args: str) -> str:

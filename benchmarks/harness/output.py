@@ -37,3 +37,18 @@ def ratio(numerator: float | None, denominator: float | None) -> str:
 
 def code_block(payload: Any, language: str = "json") -> str:
     return f"```{language}\n{json.dumps(payload, indent=2, default=str)}\n```"
+
+
+def machine_section(info: dict[str, Any], load_at_end: list[float]) -> str:
+    """The "## Machine" section of a report from :func:`harness.machine.describe`."""
+    rows = [["CPU", info["cpu"]],
+            ["logical CPUs (usable)", f"{info['logical_cpus']} ({info['usable_cpus']})"],
+            ["physical cores", str(info["physical_cores"])],
+            ["memory", f"{info['memory_gib']:.1f} GiB" if info["memory_gib"] else "—"],
+            ["platform", info["platform"]]]
+    if info.get("gpus"):
+        rows.append(["GPUs", ", ".join(info["gpus"])])
+    rows += [["load average (1, 5, 15 min) at start",
+              ", ".join(f"{x:.2f}" for x in info["load_average_at_start"])],
+             ["load average at end", ", ".join(f"{x:.2f}" for x in load_at_end)]]
+    return "## Machine\n\n" + table(["", ""], rows)

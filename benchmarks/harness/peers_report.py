@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.output import code_block, number, ratio, table
+from harness.output import code_block, machine_section, number, ratio, table
 from harness.variants import REFERENCE
 
 Report = dict[str, Any]
@@ -40,7 +40,9 @@ def _get(report: Report, name: str, key: str, field: str) -> float | None:
     found = _result(report, name, key)
     if found is None:
         return None
-    return found.get("peak_rss_mib") if field == "peak_rss_mib" else found["result"].get(field)
+    if field in ("peak_rss_mib", "peak_cuda_mib"):
+        return found.get(field)
+    return found["result"].get(field)
 
 
 def _measurements(report: Report, task: str) -> list[dict[str, Any]]:
@@ -74,14 +76,7 @@ def _header(report: Report) -> str:
 
 
 def _machine(report: Report) -> str:
-    m = report["machine"]
-    rows = [["CPU", m["cpu"]], ["logical CPUs (usable)", f"{m['logical_cpus']} ({m['usable_cpus']})"],
-            ["physical cores", str(m["physical_cores"])],
-            ["memory", f"{m['memory_gib']:.1f} GiB" if m["memory_gib"] else "—"],
-            ["platform", m["platform"]],
-            ["load average (1, 5, 15 min) at start", ", ".join(f"{x:.2f}" for x in m["load_average_at_start"])],
-            ["load average at end", ", ".join(f"{x:.2f}" for x in report["load_average_at_end"])]]
-    return "## Machine\n\n" + table(["", ""], rows)
+    return machine_section(report["machine"], report["load_average_at_end"])
 
 
 def _software(report: Report) -> str:
@@ -109,8 +104,12 @@ def _protocol(report: Report) -> str:
          f"`rmd17_{s['inference_molecule']}_test_01`, batch {s['eval_batch_size']}, eval mode, "
          f"batching included; {s['warmup']} warm-up pass then the median of {s['passes']} passes. "
          "E: `torch.no_grad()`, no force derivative; E+F: forces by autograd. Weights untrained."),
-        "- peak memory: `ru_maxrss` of the worker process (data, graphs, model and the measurement).",
+        "- peak memory: `ru_maxrss` of the worker process (data, graphs, model and the measurement)"
+        + ("; on the GPU, `torch.cuda.max_memory_allocated` of the worker." if s["device"] == "cuda"
+           else "."),
     ]
+    if s["device"] == "cuda":
+        lines.insert(3, "- CUDA: every clock is read after `torch.cuda.synchronize()`.")
     if not s["skip_budget"] and "budget" in s.get("tasks", ("budget",)):
         lines.append(
             f"- equal budget: each code trains on energies and forces of the first {s['n_train']} "
@@ -146,9 +145,13 @@ def _inference(report: Report) -> str:
 def _memory(report: Report) -> str:
     rows = [(m["task"], f"{m['molecule']} {'E+F' if m['forces'] else 'E'}", m["key"])
             for m in report["measurements"]]
-    return ("## 3. Peak memory of each worker process (MiB)\n\n"
+    text = ("## 3. Peak memory of each worker process (MiB)\n\n"
             "Ratio = equilens MiB ÷ peer MiB: **below 1× equilens needs less memory**.\n\n"
             + _comparison(report, rows, "peak_rss_mib", "MiB", digits=4))
+    if report["settings"]["device"] != "cuda":
+        return text
+    return (text + "\n\nOn the GPU (`torch.cuda.max_memory_allocated` of each worker):\n\n"
+            + _comparison(report, rows, "peak_cuda_mib", "MiB", digits=4))
 
 
 def _budget(report: Report) -> str:

@@ -12,7 +12,9 @@ loops below are the same for every code, so all of them are measured the same wa
 * ``budget``: train on energies and forces for ``budget_s`` seconds of training steps,
   then the energy and force MAE on the test frames (kcal/mol, kcal/mol/Å).
 
-Every result carries the peak resident memory of the worker process.
+Every result carries the peak resident memory of the worker process and, on CUDA, the
+peak memory torch allocated on the GPU (``torch.cuda.max_memory_allocated``). Clocks are
+read after ``torch.cuda.synchronize`` on CUDA, so a time covers the queued kernels.
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ def synchronize(device: torch.device) -> None:
 def peak_rss_mib() -> float:
     """Peak resident memory of this process (Linux reports KiB), MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def peak_device_mib(device: torch.device) -> float | None:
+    """Peak memory torch allocated on a CUDA ``device`` in this process, MiB (None on CPU,
+    where :func:`peak_rss_mib` is the measure)."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def set_threads(n: int) -> None:
@@ -257,6 +267,7 @@ def main(adapter_class: type[Adapter], argv: list[str] | None = None) -> None:
     result = tasks[job["task"]](adapter, job)
     write_json(args.out, {
         "job": job, "result": result, "peak_rss_mib": peak_rss_mib(),
+        "peak_cuda_mib": peak_device_mib(adapter.device),
         "energy_only_mode": adapter.energy_only_mode,
         "hyperparameters": adapter.hyperparameters(),
         "threads": torch.get_num_threads(), "python": sys.version.split()[0],
