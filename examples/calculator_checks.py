@@ -30,7 +30,7 @@ from ase.calculators.emt import EMT
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 from ase.io import read
 from ase.md.nptberendsen import NPTBerendsen
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 from equilens.ase import EquilensCalculator
@@ -56,8 +56,7 @@ def nve(atoms: Atoms, temperature_k: float, steps: int, dt_fs: float, seed: int)
     Returns the drift of the total energy (meV/atom/ps, a least-squares slope), its
     standard deviation and that of the potential energy (meV/atom).
     """
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_k,
-                                 rng=np.random.default_rng(seed))
+    thermalize_momenta(atoms, temperature_k, rng=np.random.default_rng(seed))
     Stationary(atoms)
     n = len(atoms)
     total, potential = [], []
@@ -81,8 +80,7 @@ def nve(atoms: Atoms, temperature_k: float, steps: int, dt_fs: float, seed: int)
 def npt(atoms: Atoms, temperature_k: float, steps: int, dt_fs: float, seed: int) -> dict:
     """Berendsen NPT at 0 GPa: volume per atom (Å³) and pressure (GPa), start and mean
     over the second half of the run."""
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_k,
-                                 rng=np.random.default_rng(seed))
+    thermalize_momenta(atoms, temperature_k, rng=np.random.default_rng(seed))
     Stationary(atoms)
     n = len(atoms)
 

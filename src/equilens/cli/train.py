@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     _check_data(config, experiment)
     result = train(config, out, resume=args.resume, progress=not args.quiet,
                    experiment=experiment)
+    chosen = ("the epoch of lowest validation force MAE" if config.training.forces
+              else "the epoch of lowest validation energy MAE")
     print(f"best validation energy MAE {result.best_val_energy_mae_kcal:.4f} kcal/mol "
-          f"(epoch {result.best_epoch}); {result.train_time_s:.1f} s; {result.run_dir}")
+          f"(epoch {result.best_epoch}, {chosen}); {result.train_time_s:.1f} s; {result.run_dir}")
     return 0
 
 
