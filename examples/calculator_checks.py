@@ -16,7 +16,7 @@ numbers of the model have a reference of the same integrator and time step.
 
     python examples/make_emt_data.py cuau.extxyz --frames 500 --alloy
     equilens train --file cuau.extxyz --model egnn --forces --set training.stress=true \\
-        --cutoff 4.0 --n-train 0.6 --n-val 0.1 --n-test 0.3 --out runs/cuau-efs
+        --cutoff 4.0 --n-train 0.6 --n-val 0.1 --n-test 0.3 --epochs 40 --out runs/cuau-efs
     python examples/calculator_checks.py runs/cuau-efs cuau.extxyz --reference emt
 """
 
