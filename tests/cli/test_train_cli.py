@@ -73,6 +73,21 @@ def test_resume_reuses_saved_config(rmd17_dir, tmp_path, env, capsys):
     assert err.startswith("equilens train: error: ") and "already exists" in err
     assert err.count("\n") == 1
 
+    # Frames that differ from those the run recorded (a split rule changed since): resume,
+    # evaluate and analyze refuse in one line, and write nothing.
+    splits = json.loads((out / "splits.json").read_text())
+    splits["test"][0][1] = splits["test"][0][1][1:]
+    (out / "splits.json").write_text(json.dumps(splits))
+    before = sorted(p.name for p in out.iterdir())
+    for args in (["train", "--resume", "--out", str(out), "--quiet"],
+                 ["evaluate", str(out), "--device", "cpu"],
+                 ["analyze", str(out), "--method", "pca", "--no-explorer"]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert "its test frames differ from those it recorded in splits.json" in err, err
+        assert err.count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == before
+
 
 def test_unknown_model_is_one_line(rmd17_dir, tmp_path, env, capsys):
     args = tiny_args(rmd17_dir, tmp_path / "never")

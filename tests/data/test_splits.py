@@ -84,6 +84,18 @@ def test_split_file_is_deterministic_and_disjoint(rmd17_dir, tmp_path):
         split_file(path, n_train=1000, n_val=1, n_test=0)
 
 
+def test_split_file_keeps_its_test_and_validation_frames_across_training_sizes(rmd17_dir, tmp_path):
+    """A learning curve on a file: more training frames, the same validation and test frames."""
+    path = tmp_path / TRAIN
+    shutil.copyfile(rmd17_dir / TRAIN, path)
+    small = split_file(path, n_train=20, n_val=30, n_test=50, seed=3)
+    large = split_file(path, n_train=200, n_val=30, n_test=50, seed=3)
+    for part in ("val", "test"):
+        np.testing.assert_array_equal(small.parts()[part].frame_ids, large.parts()[part].frame_ids)
+    assert _ids(small.train) < _ids(large.train)  # the small training set is inside the large
+    assert not _ids(large.train) & (_ids(large.val) | _ids(large.test))
+
+
 @pytest.fixture
 def two_split_dir(tmp_path, rmd17_dir, monkeypatch, isolated):
     """A data folder with the real split-01 files plus a fake split-02 test file.

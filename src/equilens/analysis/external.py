@@ -39,7 +39,7 @@ from equilens.analysis.pipeline import ANALYSIS_SEED, Analysis, analyze_latents
 from equilens.training.config import Config
 from equilens.training.experiment import Experiment, load_splits
 from equilens.training.pretrained import OffsetModel, load_pretrained_model, read_offset
-from equilens.training.rundir import read_config
+from equilens.training.rundir import check_same_frames, read_config
 
 #: Frames timed one by one (energy and forces) for ``ms_per_frame``.
 TIMED_FRAMES = 8
@@ -146,6 +146,7 @@ def analyze_pretrained(run_dir: str | Path, *, subset: str = "test", layer: int 
     run_dir = Path(run_dir)
     if experiment is None:
         experiment = Experiment.from_config(read_config(run_dir))
+    check_same_frames(run_dir, experiment.splits.origin)
     config = experiment.config
     external = model.model if model is not None else load_pretrained_model(config)
     lat = model_latents(config.model, config, subset, layer=layer, seed=seed, model=external,

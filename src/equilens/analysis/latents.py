@@ -12,7 +12,7 @@ from equilens.data import Frames, keys
 from equilens.errors import ConfigError
 from equilens.training import Experiment, load_trained, predict
 from equilens.training.config import Config
-from equilens.training.rundir import read_config
+from equilens.training.rundir import check_same_frames, read_config
 
 SPLITS = ("train", "val", "test")
 
@@ -86,6 +86,7 @@ def extract_latents(run_dir: str | Path, split: str = "val", *, seed: int = 0,
     if experiment is not None:
         experiment.check_config(config, str(run_dir))
     exp = experiment or Experiment.from_config(config, type_map=type_map)
+    check_same_frames(Path(run_dir), exp.splits.origin)
     if split not in exp.datasets:
         raise ConfigError(f"{run_dir}: the run has no {split} frames")
     dataset = exp.datasets[split]

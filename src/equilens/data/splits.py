@@ -212,7 +212,10 @@ def split_file(path: str | Path, *, labels: str = "rmd17", n_train: Size = 1000,
                n_val: Size = 500, n_test: Size = 500, seed: int = 0, forces: bool = False,
                energy_key: str = "energy", forces_key: str = "forces",
                stress_key: str = "stress", stress: bool = False) -> Splits:
-    """Split one file (extxyz, MD17 npz, ...) into consecutive parts of one shuffle.
+    """Split one file (extxyz, MD17 npz, ...) into parts of one shuffle: the test frames
+    from its end, the validation frames just before them, the training frames from its
+    start, so that the validation and test frames do not depend on ``n_train`` (a learning
+    curve over training sizes is measured on the same frames).
 
     Sizes are counts or fractions of the file's frames (:func:`resolve_counts`). The
     frames' ``frame_ids`` are their positions in the file. ``forces``/``stress``: those
@@ -232,8 +235,9 @@ def split_file(path: str | Path, *, labels: str = "rmd17", n_train: Size = 1000,
             f"the file has {len(frames)}"
         )
     order = np.random.default_rng(seed).permutation(len(frames))
-    cuts = {"train": order[:n_train], "val": order[n_train : n_train + n_val],
-            "test": order[n_train + n_val : need]}
+    end = len(order)
+    cuts = {"train": order[:n_train], "val": order[end - n_test - n_val : end - n_test],
+            "test": order[end - n_test:]}
     cuts = {k: np.sort(v) for k, v in cuts.items()}
     train = frames.subset(cuts["train"])
     _check_energies(train, str(path))

@@ -109,6 +109,7 @@ def _model_and_data(run_dir: Path, which: str, device: torch.device,
             experiment = Experiment.from_config(config, type_map=type_map)
         else:
             check_shared(run_dir, experiment, config, type_map)
+    rundir.check_same_frames(run_dir, experiment.splits.origin)
     return model, experiment
 
 

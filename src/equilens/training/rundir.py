@@ -189,6 +189,20 @@ def check_same_data(run_dir: Path, data_files: dict[str, str]) -> None:
                           "run was started with; resuming would mix data sets")
 
 
+def check_same_frames(run_dir: Path, origin: dict) -> None:
+    """Raise RunDirError if the frames of ``origin`` (file name and indices per part) differ
+    from those the run recorded in splits.json (e.g. a split rule that changed since)."""
+    path = run_dir / SPLITS
+    if not path.is_file():
+        return
+    recorded = read_json(path)
+    now = json.loads(json.dumps(origin))  # tuples as lists, as recorded
+    changed = [part for part in ("train", "val", "test") if recorded.get(part) != now.get(part)]
+    if changed:
+        raise RunDirError(f"{run_dir}: its {', '.join(changed)} frames differ from those it "
+                          f"recorded in {SPLITS}; resuming would mix frames: start a new run")
+
+
 def check_data_file(run_dir: Path, config: Config) -> None:
     """A RunDirError if the run's ``data.file`` changed since the run recorded its SHA-256.
 

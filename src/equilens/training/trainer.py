@@ -117,6 +117,7 @@ def _experiment(config: Config, run_dir: Path, resume: bool,
         raise DataError(f"training.stress is set but {exp.splits.train.source} has no stress")
     if resume and (run_dir / rundir.ENVIRONMENT).is_file():
         rundir.check_same_data(run_dir, exp.splits.files)
+        rundir.check_same_frames(run_dir, exp.splits.origin)
         if rundir.read_config(run_dir).to_dict() != config.to_dict():  # extended (EXTENDABLE)
             rundir.write_config(run_dir, config)
     else:
