@@ -1,0 +1,135 @@
+"""Energies (and forces) of an :class:`~equilens.models.egnn.EGNN` as one compiled graph.
+
+``torch.compile`` (TorchInductor: fused C++ loops on a CPU) removes most of the
+per-operator overhead that dominates a training step of this small network, but its
+backward is first-order only, while training on forces back-propagates through
+F = −∂E/∂r. The route taken here: trace the function (weights, buffers, inputs) →
+(E, E_i[, F]) with ``make_fx``, which records the force derivative as ordinary operators,
+so that the traced graph is a first-order function of the weights; ``torch.compile``
+then compiles it and its ordinary backward. Sizes (atoms, edges, frames) are traced
+symbolically and compiled with ``dynamic=True``: batches of other sizes reuse the graph.
+
+One graph per kind of call (forces or not; edge geometry from the batch or computed;
+edges in paired order or not), traced and compiled on first use. Compiling takes tens
+of seconds on a CPU the first time; TorchInductor's on-disk cache makes it a few
+seconds in later processes. Where compiling fails (no C++ compiler, an unsupported
+platform), a one-line message goes to ``log`` and every call runs eagerly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.fx.experimental import _config as fx_config
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from equilens.data import keys
+from equilens.models.convolution import paired_half
+from equilens.models.egnn import EGNN
+from equilens.models.forces import energy_and_forces
+
+#: Batch entries the compiled graph reads (besides the cached EDGE_GEOMETRY).
+INPUT_KEYS = (keys.POSITIONS, keys.ATOM_TYPES, keys.EDGE_INDEX, keys.BATCH, keys.N_ATOMS)
+#: Entries that make a batch periodic: such batches run eagerly.
+PERIODIC_KEYS = (keys.CELL, keys.EDGE_SHIFTS)
+
+
+def _energy_function(model: EGNN, names: list[str], forces: bool, cached: bool,
+                     paired: bool) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """fn(params, buffers, *inputs) → (ENERGY, ATOMIC_ENERGY[, FORCES]) of ``model``.
+
+    ``inputs``: the batch entries INPUT_KEYS, then EDGE_GEOMETRY if ``cached``. The
+    weights are arguments (``torch.func.functional_call``), so the traced graph is a
+    function of them and its backward reaches them.
+    """
+    def fn(params: list[torch.Tensor], buffers: list[torch.Tensor],
+           *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        batch = dict(zip(INPUT_KEYS + (keys.EDGE_GEOMETRY if cached else ()), inputs))
+        state = dict(zip(names, [*params, *buffers]))
+        with torch.enable_grad():
+            pos = batch[keys.POSITIONS]
+            if forces:
+                pos = pos.detach().requires_grad_(True)
+            out = torch.func.functional_call(model, state, ({**batch, keys.POSITIONS: pos},),
+                                             {"paired": paired}, strict=True)
+            energy = out[keys.ENERGY]
+            if not forces:
+                return energy, out[keys.ATOMIC_ENERGY]
+            (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=True)
+        return energy, out[keys.ATOMIC_ENERGY], -grad.to(pos.dtype)
+    return fn
+
+
+def trace(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached: bool,
+          paired: bool) -> torch.fx.GraphModule:
+    """The graph of :func:`_energy_function`, traced on ``batch`` with symbolic sizes.
+
+    The model is traced in training mode (no analysis outputs). Equal sizes are not
+    merged into one symbol (no "duck shaping"): the graph must not assume, say, that the
+    number of frames equals a layer width because they happened to be equal here.
+    """
+    names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
+    fn = _energy_function(model, names, forces, cached, paired)
+    params = [p.detach() for p in model.parameters()]
+    buffers = list(model.buffers())
+    was_training = model.training
+    model.train()
+    try:
+        with fx_config.patch(use_duck_shape=False):
+            return make_fx(fn, tracing_mode="symbolic")(params, buffers, *_inputs(batch, cached))
+    finally:
+        model.train(was_training)
+
+
+def _inputs(batch: dict[str, torch.Tensor], cached: bool) -> list[torch.Tensor]:
+    return [batch[k] for k in INPUT_KEYS + (keys.EDGE_GEOMETRY if cached else ())]
+
+
+class CompiledEGNN:
+    """``energy_and_forces`` of an EGNN through compiled graphs: the same function of the
+    same weights (tests compare energies, forces and weight gradients with the eager
+    model in float64).
+
+    ``__call__(batch, forces=..., training=...)`` → dict with ENERGY (n_frames,) kcal/mol,
+    ATOMIC_ENERGY (n_atoms,) kcal/mol and, with ``forces``, FORCES (n_atoms, 3)
+    kcal/mol/Å; ``training=True`` keeps the graph to the weights (for a loss), otherwise
+    the outputs are detached. Periodic batches, and any call after compiling failed, run
+    the eager :func:`~equilens.models.energy_and_forces` (which returns its usual dict).
+    """
+
+    def __init__(self, model: EGNN, log: Callable[[str], None] = print):
+        self.model, self.log = model, log
+        self.graphs: dict[tuple[bool, bool, bool], Callable[..., tuple[torch.Tensor, ...]]] = {}
+        self.failed = False
+
+    def __call__(self, batch: dict[str, torch.Tensor], *, forces: bool = True,
+                 training: bool = False) -> dict[str, torch.Tensor]:
+        if self.failed or any(k in batch for k in PERIODIC_KEYS):
+            return energy_and_forces(self.model, batch, forces=forces, training=training)
+        src, dst = batch[keys.EDGE_INDEX]
+        cached = not forces and all(k in batch for k in keys.EDGE_GEOMETRY)
+        key = (forces, cached, paired_half(src, dst) is not None)
+        first = key not in self.graphs
+        try:
+            if first:
+                self.graphs[key] = torch.compile(trace(self.model, batch, *key), dynamic=True)
+            outputs = self._run(self.graphs[key], batch, cached, training)
+        except Exception as err:  # noqa: BLE001 - any compiler failure: run eagerly
+            if not first:
+                raise
+            self.failed = True
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            self.log(f"torch.compile unavailable ({type(err).__name__}: {reason}); "
+                     "running the model eagerly")
+            return energy_and_forces(self.model, batch, forces=forces, training=training)
+        names = (keys.ENERGY, keys.ATOMIC_ENERGY) + ((keys.FORCES,) if forces else ())
+        return dict(zip(names, outputs))
+
+    def _run(self, graph: Callable[..., tuple[torch.Tensor, ...]], batch: dict[str, torch.Tensor],
+             cached: bool, training: bool) -> tuple[torch.Tensor, ...]:
+        params, buffers = list(self.model.parameters()), list(self.model.buffers())
+        if training:
+            return graph(params, buffers, *_inputs(batch, cached))
+        with torch.no_grad():
+            return graph(params, buffers, *_inputs(batch, cached))
