@@ -72,8 +72,9 @@ def test_traced_graph_equals_the_eager_model(data, forces, spec):
 
 
 def test_compiled_training_and_inference_equal_eager(data):
-    """Inductor-compiled graphs (E+F for training, cached-geometry E, and E+F without
-    gradients for inference) against the eager model, on two batch sizes."""
+    """Inductor-compiled graphs (E+F for training, cached-geometry E, E+F without
+    gradients, and E with the latent in eval mode) against the eager model, on two
+    batch sizes."""
     model = _model(data).train()
     compiled = CompiledEGNN(model, log=pytest.fail)
     geometry = edge_features(data, model.edge_geometry, frames_per_call=3)
@@ -93,7 +94,15 @@ def test_compiled_training_and_inference_equal_eager(data):
         eager = energy_and_forces(model, batch)
         for key in (keys.ENERGY, keys.FORCES):
             torch.testing.assert_close(inferred[key], eager[key], rtol=1e-10, atol=1e-10)
-    assert set(compiled.graphs) == {(True, False, True), (False, True, True)}
+    model.eval()
+    batch = data.batch(torch.arange(3))
+    inferred, eager = compiled(batch, forces=False), energy_and_forces(model, batch, forces=False)
+    assert set(inferred) == {keys.ENERGY, keys.ATOMIC_ENERGY, keys.LATENT}
+    for key in inferred:
+        torch.testing.assert_close(inferred[key], eager[key], rtol=1e-10, atol=1e-10)
+    # (forces, cached geometry, paired edges, eval mode): one graph per kind of call
+    assert set(compiled.graphs) == {(True, False, True, False), (False, True, True, False),
+                                    (False, False, True, True)}
 
 
 def test_compile_failure_falls_back_to_eager_with_one_line(data, monkeypatch):

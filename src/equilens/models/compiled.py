@@ -35,13 +35,20 @@ INPUT_KEYS = (keys.POSITIONS, keys.ATOM_TYPES, keys.EDGE_INDEX, keys.BATCH, keys
 PERIODIC_KEYS = (keys.CELL, keys.EDGE_SHIFTS)
 
 
+def output_keys(forces: bool, analysis: bool) -> tuple[str, ...]:
+    """What a graph returns, in order: ENERGY, ATOMIC_ENERGY[, LATENT][, FORCES]."""
+    return ((keys.ENERGY, keys.ATOMIC_ENERGY) + ((keys.LATENT,) if analysis else ())
+            + ((keys.FORCES,) if forces else ()))
+
+
 def _energy_function(model: EGNN, names: list[str], forces: bool, cached: bool,
-                     paired: bool) -> Callable[..., tuple[torch.Tensor, ...]]:
-    """fn(params, buffers, *inputs) → (ENERGY, ATOMIC_ENERGY[, FORCES]) of ``model``.
+                     paired: bool, analysis: bool) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """fn(params, buffers, *inputs) → the :func:`output_keys` of ``model``'s outputs.
 
     ``inputs``: the batch entries INPUT_KEYS, then EDGE_GEOMETRY if ``cached``. The
     weights are arguments (``torch.func.functional_call``), so the traced graph is a
-    function of them and its backward reaches them.
+    function of them and its backward reaches them. ``analysis``: the model in eval mode
+    (LATENT returned; NODE_FEATURES are not).
     """
     def fn(params: list[torch.Tensor], buffers: list[torch.Tensor],
            *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -53,28 +60,28 @@ def _energy_function(model: EGNN, names: list[str], forces: bool, cached: bool,
                 pos = pos.detach().requires_grad_(True)
             out = torch.func.functional_call(model, state, ({**batch, keys.POSITIONS: pos},),
                                              {"paired": paired}, strict=True)
-            energy = out[keys.ENERGY]
+            values = tuple(out[k] for k in output_keys(False, analysis))
             if not forces:
-                return energy, out[keys.ATOMIC_ENERGY]
-            (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=True)
-        return energy, out[keys.ATOMIC_ENERGY], -grad.to(pos.dtype)
+                return values
+            (grad,) = torch.autograd.grad(out[keys.ENERGY].sum(), pos, create_graph=True)
+        return values + (-grad.to(pos.dtype),)
     return fn
 
 
 def trace(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached: bool,
-          paired: bool) -> torch.fx.GraphModule:
+          paired: bool, analysis: bool = False) -> torch.fx.GraphModule:
     """The graph of :func:`_energy_function`, traced on ``batch`` with symbolic sizes.
 
-    The model is traced in training mode (no analysis outputs). Equal sizes are not
+    The model is traced in eval mode if ``analysis``, else in training mode. Equal sizes are not
     merged into one symbol (no "duck shaping"): the graph must not assume, say, that the
     number of frames equals a layer width because they happened to be equal here.
     """
     names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
-    fn = _energy_function(model, names, forces, cached, paired)
+    fn = _energy_function(model, names, forces, cached, paired, analysis)
     params = [p.detach() for p in model.parameters()]
     buffers = list(model.buffers())
     was_training = model.training
-    model.train()
+    model.train(not analysis)
     try:
         with fx_config.patch(use_duck_shape=False):
             return make_fx(fn, tracing_mode="symbolic")(params, buffers, *_inputs(batch, cached))
@@ -92,15 +99,16 @@ class CompiledEGNN:
     model in float64).
 
     ``__call__(batch, forces=..., training=...)`` → dict with ENERGY (n_frames,) kcal/mol,
-    ATOMIC_ENERGY (n_atoms,) kcal/mol and, with ``forces``, FORCES (n_atoms, 3)
-    kcal/mol/Å; ``training=True`` keeps the graph to the weights (for a loss), otherwise
-    the outputs are detached. Periodic batches, and any call after compiling failed, run
+    ATOMIC_ENERGY (n_atoms,) kcal/mol, LATENT (n_frames, channels) when the model is in
+    eval mode and, with ``forces``, FORCES (n_atoms, 3) kcal/mol/Å (no NODE_FEATURES);
+    ``training=True`` keeps the graph to the weights (for a loss), otherwise the outputs
+    are detached. Periodic batches, and any call after compiling failed, run
     the eager :func:`~equilens.models.energy_and_forces` (which returns its usual dict).
     """
 
     def __init__(self, model: EGNN, log: Callable[[str], None] = print):
         self.model, self.log = model, log
-        self.graphs: dict[tuple[bool, bool, bool], Callable[..., tuple[torch.Tensor, ...]]] = {}
+        self.graphs: dict[tuple[bool, bool, bool, bool], Callable[..., tuple[torch.Tensor, ...]]] = {}
         self.failed = False
 
     def __call__(self, batch: dict[str, torch.Tensor], *, forces: bool = True,
@@ -109,7 +117,7 @@ class CompiledEGNN:
             return energy_and_forces(self.model, batch, forces=forces, training=training)
         src, dst = batch[keys.EDGE_INDEX]
         cached = not forces and all(k in batch for k in keys.EDGE_GEOMETRY)
-        key = (forces, cached, paired_half(src, dst) is not None)
+        key = (forces, cached, paired_half(src, dst) is not None, not self.model.training)
         first = key not in self.graphs
         try:
             if first:
@@ -123,8 +131,7 @@ class CompiledEGNN:
             self.log(f"torch.compile unavailable ({type(err).__name__}: {reason}); "
                      "running the model eagerly")
             return energy_and_forces(self.model, batch, forces=forces, training=training)
-        names = (keys.ENERGY, keys.ATOMIC_ENERGY) + ((keys.FORCES,) if forces else ())
-        return dict(zip(names, outputs))
+        return dict(zip(output_keys(forces, key[3]), outputs))
 
     def _run(self, graph: Callable[..., tuple[torch.Tensor, ...]], batch: dict[str, torch.Tensor],
              cached: bool, training: bool) -> tuple[torch.Tensor, ...]:
