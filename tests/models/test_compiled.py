@@ -119,5 +119,5 @@ def test_compile_failure_falls_back_to_eager_with_one_line(data, monkeypatch):
         out = compiled(batch, forces=True, training=False)
         torch.testing.assert_close(out[keys.FORCES], energy_and_forces(model, batch)[keys.FORCES],
                                    rtol=0, atol=0)
-    assert lines == ["torch.compile unavailable (RuntimeError: no C++ compiler); "
-                     "running the model eagerly"]
+    assert lines == [("torch.compile unavailable (RuntimeError: no C++ compiler); "
+                      "running the model eagerly")]

@@ -123,7 +123,7 @@ class CompiledEGNN:
             if first:
                 self.graphs[key] = torch.compile(trace(self.model, batch, *key), dynamic=True)
             outputs = self._run(self.graphs[key], batch, cached, training)
-        except Exception as err:  # noqa: BLE001 - any compiler failure: run eagerly
+        except Exception as err:  # any compiler failure: run eagerly
             if not first:
                 raise
             self.failed = True
