@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.fx.experimental.proxy_tensor import make_fx
 
 from equilens.data import GraphDataset, TypeMap, edge_features, keys, read_rmd17_npz
 from equilens.models import build_model, energy_and_forces
-from equilens.models.compiled import CompiledEGNN, trace
+from equilens.models.compiled import CompiledEGNN, trace, without_detach
 
 CUTOFF = 4.0
 
@@ -33,8 +34,10 @@ def _outputs_and_grads(run, model, batch, forces: bool) -> list[torch.Tensor]:
     """Energy, forces and the gradient of a force-and-energy loss to every weight."""
     out = run(batch)
     loss = out[keys.ENERGY].square().sum() + out[keys.ATOMIC_ENERGY].sin().sum()
-    if forces:
-        loss = loss + (out[keys.FORCES] * torch.linspace(-1, 1, 3, dtype=torch.float64)).sum()
+    if forces:  # weights that differ per atom: the forces of a frame sum to zero
+        weights = torch.randn(out[keys.FORCES].shape, dtype=torch.float64,
+                              generator=torch.Generator().manual_seed(5))
+        loss = loss + (out[keys.FORCES] * weights).sum() + out[keys.FORCES].square().sum()
     params = [p for p in model.parameters() if p.requires_grad]
     grads = torch.autograd.grad(loss, params)
     values = [out[keys.ENERGY], out[keys.ATOMIC_ENERGY]] + ([out[keys.FORCES]] if forces else [])
@@ -45,6 +48,26 @@ def _assert_same(a: list[torch.Tensor], b: list[torch.Tensor]) -> None:
     assert len(a) == len(b)
     for x, y in zip(a, b):
         torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("op", [torch.sigmoid, torch.reciprocal, torch.exp])
+def test_traced_double_backward_goes_through_saved_outputs(op):
+    """These operators save their output for the backward; make_fx reads it back through
+    a detach, which would cut the weight gradient of dF/dx. without_detach restores it."""
+    def force(w, x):
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad((op(x * w) * x).sum(), x, create_graph=True)
+        return grad
+
+    gen = torch.Generator().manual_seed(0)
+    w, x, c = (torch.rand(4, 3, dtype=torch.float64, generator=gen) + 0.5 for _ in range(3))
+    w.requires_grad_(True)
+    expected = torch.autograd.grad((force(w, x) * c).sum(), w)[0]
+    traced = make_fx(force)(w.detach(), x)
+    cut = torch.autograd.grad((traced(w, x) * c).sum(), w)[0]
+    assert (cut - expected).abs().max() > 1e-3  # the problem is real
+    fixed = torch.autograd.grad((without_detach(traced)(w, x) * c).sum(), w)[0]
+    torch.testing.assert_close(fixed, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("forces", [False, True])
