@@ -179,11 +179,13 @@ class TrainingConfig(_Section):
     device: Annotated[str, _one_of("auto", "cpu", "cuda")] = "auto"
     #: Floating-point precision of the model: "float32" or "float64".
     dtype: Annotated[str, _one_of("float32", "float64")] = "float32"
-    #: Compile the egnn's training step with torch.compile (TorchInductor), energies and
-    #: forces traced into one graph (models.compiled): the same function, steps 1.5-2.5x
-    #: faster on a CPU, for ~40-60 s of compiling on the first run (a few seconds once
-    #: TorchInductor's on-disk cache holds it). Other models, periodic data and the stress
-    #: run eagerly, and so does everything when compiling fails (one line in the log).
+    #: Compile the egnn's training steps and validation with torch.compile (TorchInductor),
+    #: energies and forces traced into one graph (models.compiled): the same function;
+    #: on a 2-core CPU steps 1.3-1.4x faster energy-only, 1.6-1.9x with forces, for 1-6
+    #: minutes of compiling in the first run and 10-40 s once TorchInductor's on-disk
+    #: cache holds the graphs (benchmarks/results/profile-2026-12-02.md). Other models,
+    #: periodic data and the stress run eagerly, and so does everything when compiling
+    #: fails (one line in the log).
     compile: bool = False
 
 
