@@ -10,10 +10,12 @@ then compiles it and its ordinary backward. Sizes (atoms, edges, frames) are tra
 symbolically and compiled with ``dynamic=True``: batches of other sizes reuse the graph.
 
 One graph per kind of call (forces or not; edge geometry from the batch or computed;
-edges in paired order or not), traced and compiled on first use. Compiling takes tens
-of seconds on a CPU the first time; TorchInductor's on-disk cache makes it a few
-seconds in later processes. Where compiling fails (no C++ compiler, an unsupported
-platform), a one-line message goes to ``log`` and every call runs eagerly.
+edges in paired order or not; train or eval mode), traced and compiled on first use
+(``torch.compile`` specialises sizes 0 and 1, so a batch of one frame compiles once more).
+Compiling a graph took 1-5 minutes on a loaded 2-core CPU the first time and 10-40 s in
+later processes, from TorchInductor's on-disk cache (benchmarks/results/profile-2026-12-02.md).
+Where compiling fails (no C++ compiler, an unsupported platform), a one-line message goes
+to ``log`` and every call runs eagerly.
 """
 
 from __future__ import annotations
