@@ -7,6 +7,10 @@ derivative, backward and optimiser. Run it on two commits to compare before and 
 
     python benchmarks/profile_step.py --molecule ethanol --forces
     git stash; git checkout <old>; python benchmarks/profile_step.py ...; git checkout -
+
+``--compile`` runs the step as ``training.compile`` does (``models.compiled``: energy and
+forces traced into one graph, compiled by TorchInductor); the forward then includes the
+force derivative, and the time of the first step (tracing and compiling) is printed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from equilens.data import keys
 from equilens.models import energy_and_forces
+from equilens.models.compiled import CompiledEGNN
 from equilens.training.config import load_config
 from equilens.training.experiment import Experiment
 from equilens.training.trainer import _cached_geometry, _loss
@@ -33,6 +38,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rows", type=int, default=15)
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--compile", action="store_true",
+                   help="the compiled step of training.compile (models.compiled)")
     return p.parse_args()
 
 
@@ -54,9 +61,14 @@ def main() -> None:
     batches = batches[:args.steps]
     phases = dict.fromkeys(["forward", "force derivative", "backward", "optimiser"], 0.0)
 
+    compiled = CompiledEGNN(model) if args.compile else None
+
     def step(batch: dict[str, torch.Tensor], timed: bool) -> None:
         t0 = time.perf_counter()
-        if args.forces:
+        if compiled is not None:
+            out = compiled(batch, forces=args.forces, training=True)
+            t1 = time.perf_counter()
+        elif args.forces:
             positions = batch[keys.POSITIONS].detach().requires_grad_(True)
             out = model({**batch, keys.POSITIONS: positions})
             t1 = time.perf_counter()
@@ -76,7 +88,10 @@ def main() -> None:
             for name, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 phases[name] += dt / len(batches)
 
-    for batch in batches:
+    t0 = time.perf_counter()
+    step(batches[0], timed=False)
+    first = time.perf_counter() - t0
+    for batch in batches[1:]:
         step(batch, timed=False)
     for batch in batches:
         step(batch, timed=True)
@@ -87,7 +102,8 @@ def main() -> None:
     calls = sum(e.count for e in events if e.key.startswith("aten::"))
     what = "energy+forces" if args.forces else "energy only"
     print(f"{args.model} on {args.molecule}, {what}, batch 10, {args.threads} threads, "
-          f"{len(batches)} steps")
+          f"{len(batches)} steps{', compiled' if args.compile else ''}; "
+          f"first step {first:.2f} s")
     print("per step: " + ", ".join(f"{k} {1e3 * v:.2f} ms" for k, v in phases.items())
           + f"; total {1e3 * sum(phases.values()):.2f} ms; {calls / len(batches):.0f} aten calls")
     print(events.table(sort_by="self_cpu_time_total", row_limit=args.rows))

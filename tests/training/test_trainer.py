@@ -291,3 +291,27 @@ def test_checkpoint_keeps_the_cutoff_once_and_old_checkpoints_load(tiny_run, tmp
     torch.save({**raw, "cutoff": config.data.cutoff + 1}, path)
     with pytest.raises(RunDirError, match="differs from data.cutoff"):
         load_checkpoint(path)
+
+
+def test_compiled_training_gives_the_eager_run(rmd17_dir, tmp_path, isolated_env):
+    """training.compile: the same metrics as the eager run (float64, forces); the compiled
+    step ran (no fallback line in the log)."""
+    settings = {"training.forces": True, "training.dtype": "float64",
+                "model": "egnn:l_max=2,channels=4,layers=2"}
+    train(tiny_config(rmd17_dir, **settings), tmp_path / "eager", progress=False)
+    train(tiny_config(rmd17_dir, **settings, **{"training.compile": True}), tmp_path / "compiled",
+          progress=False)
+    eager, compiled = (without_time(read_metrics(tmp_path / d)) for d in ("eager", "compiled"))
+    assert len(eager) == len(compiled) == 2
+    for row_e, row_c in zip(eager, compiled):
+        assert row_c == pytest.approx(row_e, rel=1e-8, abs=1e-10)
+    assert "running" not in (tmp_path / "compiled" / "train.log").read_text()
+
+
+def test_compile_without_a_compiled_step_runs_eagerly(rmd17_dir, tmp_path, isolated_env):
+    config = tiny_config(rmd17_dir, **{"model": "gcn:channels=4", "training.compile": True,
+                                       "training.epochs": 1})
+    train(config, tmp_path / "gcn", progress=False)
+    log = (tmp_path / "gcn" / "train.log").read_text()
+    assert "training.compile: no compiled step for model 'gcn:channels=4'; running eagerly" in log
+    assert len(read_metrics(tmp_path / "gcn")) == 1

@@ -104,16 +104,23 @@ class EGNN(nn.Module):
         return {keys.EDGE_LENGTHS: lengths, keys.EDGE_HARMONICS: harmonics,
                 keys.EDGE_ENVELOPE: self.radial.envelope_factor(lengths)}
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, batch: dict[str, torch.Tensor],
+                paired: bool | None = None) -> dict[str, torch.Tensor]:
+        """``paired``: whether the batch's edges are in paired order
+        (:func:`~equilens.models.convolution.paired_half`); None checks it. Given, it is
+        trusted: the pass then has no data-dependent branch and can be traced as one graph
+        (:mod:`equilens.models.compiled`)."""
         pos = batch[keys.POSITIONS]
         types = batch[keys.ATOM_TYPES]
         src, dst = batch[keys.EDGE_INDEX]
+        if paired is None:
+            paired = paired_half(src, dst) is not None
         moving = pos.requires_grad or (keys.CELL in batch and batch[keys.CELL].requires_grad)
         cached = not moving and all(k in batch for k in keys.EDGE_GEOMETRY)
         geometry = batch if cached else self.edge_geometry(batch)
         lengths, envelope = geometry[keys.EDGE_LENGTHS], geometry[keys.EDGE_ENVELOPE]
-        half = paired_half(src, dst)
-        if half is not None:  # both directions of a pair share its radial weights
+        if paired:  # both directions of a pair share its radial weights
+            half = src.shape[0] // 2
             lengths, envelope = lengths[:half], envelope[:half]
         sh = harmonic_orders(geometry[keys.EDGE_HARMONICS], self.config.l_max)
         weights = self.radial_mlps(self.radial(lengths, envelope))

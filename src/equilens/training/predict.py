@@ -8,13 +8,15 @@ import torch
 from equilens.data import GraphDataset, keys, to_device
 from equilens.data.units import KCAL_MOL_TO_MEV
 from equilens.models import energy_and_forces
+from equilens.models.compiled import CompiledEGNN
 
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, dataset: GraphDataset, batch_size: int = 100,
             device: torch.device | str = "cpu", forces: bool = False,
             edge_features: dict[str, torch.Tensor] | None = None,
-            atomic: bool = False, stress: bool = False) -> dict[str, np.ndarray]:
+            atomic: bool = False, stress: bool = False,
+            compiled: CompiledEGNN | None = None) -> dict[str, np.ndarray]:
     """Predictions for every frame of ``dataset``, in batches, weights without gradients.
 
     Returns ENERGY (n_frames,) kcal/mol, LATENT (n_frames, latent_dim) and, with
@@ -22,6 +24,8 @@ def predict(model: torch.nn.Module, dataset: GraphDataset, batch_size: int = 100
     (n_atoms_total,) kcal/mol, the per-atom terms of the energy; with ``stress``, STRESS
     (n_frames, 3, 3) kcal/mol/Å³ (periodic frames only). ``edge_features``: per-edge
     tensors of the whole data set added to every batch (see ``GraphDataset.batches``).
+    ``compiled``: a :class:`~equilens.models.compiled.CompiledEGNN` of ``model`` that
+    runs the batches (not for the stress).
     """
     was_training = model.training
     model.eval()
@@ -29,7 +33,11 @@ def predict(model: torch.nn.Module, dataset: GraphDataset, batch_size: int = 100
               + ((keys.ATOMIC_ENERGY,) if atomic else ()) + ((keys.STRESS,) if stress else ()))
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in wanted}
     for batch in dataset.batches(batch_size, edge_features=edge_features):
-        out = energy_and_forces(model, to_device(batch, device), forces=forces, stress=stress)
+        batch = to_device(batch, device)
+        if compiled is not None and not stress:
+            out = compiled(batch, forces=forces)
+        else:
+            out = energy_and_forces(model, batch, forces=forces, stress=stress)
         for k in wanted:
             parts[k].append(out[k].double().cpu())
     model.train(was_training)

@@ -21,7 +21,8 @@ from equilens.data import edge_features, keys, to_device
 from equilens.data.units import KCAL_MOL_TO_MEV
 from equilens.errors import DataError, EquilensError
 from equilens.io import write_csv, write_json
-from equilens.models import energy_and_forces
+from equilens.models import EGNN, energy_and_forces
+from equilens.models.compiled import CompiledEGNN
 from equilens.training import checkpoint, rundir
 from equilens.training.config import Config
 from equilens.training.curves import plot_learning_curve
@@ -102,6 +103,7 @@ def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = F
     state = _initial_state(config, exp, run_dir, resume)
     log = _Log(run_dir / rundir.LOG, progress)
     _announce(log, config, run_dir, state, resume)
+    state["compiled"] = _compiled(config, state["model"], log)
     _run_epochs(config, run_dir, state, log, progress)
     return _finish(config, run_dir, state, log)
 
@@ -227,6 +229,19 @@ def _finish(config: Config, run_dir: Path, state: dict, log: _Log) -> TrainResul
     return TrainResult(run_dir, len(history), best["epoch"], best_energy, total, n_params)
 
 
+def _compiled(config: Config, model: torch.nn.Module, log: _Log) -> CompiledEGNN | None:
+    """The compiled training step of ``training.compile`` (None: eager). Only the egnn
+    without stress has one; for anything else one line says that it runs eagerly."""
+    t_cfg = config.training
+    if not t_cfg.compile:
+        return None
+    if not isinstance(model, EGNN) or t_cfg.stress:
+        what = "the stress" if t_cfg.stress else f"model '{config.model}'"
+        log.line(f"training.compile: no compiled step for {what}; running eagerly")
+        return None
+    return CompiledEGNN(model, log=log.line)
+
+
 def _cached_geometry(model: torch.nn.Module, exp: Experiment, device: torch.device,
                      forces: bool) -> dict[str, dict[str, torch.Tensor] | None]:
     """Per-edge geometry of the train and val sets, computed once when positions never move.
@@ -255,8 +270,11 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
     for batch in exp.datasets["train"].batches(t_cfg.batch_size, shuffle=True, generator=gen,
                                                edge_features=geometry["train"]):
         batch = to_device(batch, device)
-        out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True,
-                                stress=t_cfg.stress)
+        if state.get("compiled") is not None:
+            out = state["compiled"](batch, forces=t_cfg.forces, training=True)
+        else:
+            out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True,
+                                    stress=t_cfg.stress)
         loss = _loss(out, batch, scale, t_cfg)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"non-finite loss at epoch {epoch}; lower the learning rate "
@@ -277,7 +295,8 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
             sums["stress"] += float((out[keys.STRESS].detach() - batch[keys.STRESS]).abs().mean()) * k
     val = exp.datasets["val"]
     pred = predict(model, val, t_cfg.eval_batch_size, device, forces=t_cfg.forces,
-                   edge_features=geometry["val"], stress=t_cfg.stress)
+                   edge_features=geometry["val"], stress=t_cfg.stress,
+                   compiled=state.get("compiled"))
     v_energy = errors(pred[keys.ENERGY], val.frames.energy, "energy")
     train_mae = sums["energy"] / n_frames
     row = {"epoch": epoch, "train_energy_mae_kcal": train_mae,

@@ -1,0 +1,91 @@
+"""Eager vs compiled (``training.compile``) training steps of equilens, alternating in one process.
+
+Two copies of the same model (same seed, same weights), each with its own Adam, train on
+the same batches of rMD17 ``--molecule`` (first 1000 train frames, batch ``--batch``): a
+block of ``--block`` eager steps, then a block of compiled steps, ``--blocks`` times. On a
+shared machine, load changes hit both alike; the median block gives ms per step. The
+first compiled step (tracing and compiling the graph) is timed separately and reported
+with the TorchInductor cache folder it used (a warm cache makes it a few seconds).
+
+    python benchmarks/compile_step.py --molecule ethanol --forces --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+from equilens.models import energy_and_forces
+from equilens.models.compiled import CompiledEGNN
+from equilens.training.config import load_config
+from equilens.training.experiment import Experiment
+from equilens.training.trainer import _cached_geometry, _loss
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--molecule", default="ethanol")
+    p.add_argument("--model", default="egnn:layers=2")
+    p.add_argument("--forces", action="store_true")
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--block", type=int, default=10, help="steps per block")
+    p.add_argument("--blocks", type=int, default=15, help="blocks of each kind")
+    p.add_argument("--data-dir", default=None)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(None, {"data.molecule": args.molecule, "data.data_dir": args.data_dir,
+                             "model": args.model, "data.n_train": 1000, "data.n_val": 50,
+                             "data.n_test": 50, "training.forces": args.forces})
+    exp = Experiment.from_config(cfg)
+    models = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        models.append(exp.new_model())
+    geometry = _cached_geometry(models[0], exp, torch.device("cpu"), args.forces)["train"]
+    batches = list(exp.datasets["train"].batches(args.batch, shuffle=True, edge_features=geometry,
+                                                 generator=torch.Generator().manual_seed(0)))
+    compiled = CompiledEGNN(models[1])
+    runs = [lambda b: energy_and_forces(models[0], b, forces=args.forces, training=True),
+            lambda b: compiled(b, forces=args.forces, training=True)]
+    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-3, fused=True) for m in models]
+    params = [[p for p in m.parameters() if p.requires_grad] for m in models]
+
+    def step(k: int, batch: dict[str, torch.Tensor]) -> None:
+        loss = _loss(runs[k](batch), batch, models[k].scale_shift.scale, cfg.training)
+        optimizers[k].zero_grad(set_to_none=True)
+        loss.backward(inputs=params[k])
+        optimizers[k].step()
+
+    t0 = time.perf_counter()
+    step(1, batches[0])
+    first = time.perf_counter() - t0
+    for k in (0, 1):  # warm-up
+        for batch in batches[:args.block]:
+            step(k, batch)
+    times: list[list[float]] = [[], []]
+    for i in range(args.blocks):
+        block = [batches[(i * args.block + j) % len(batches)] for j in range(args.block)]
+        for k in (0, 1):
+            t0 = time.perf_counter()
+            for batch in block:
+                step(k, batch)
+            times[k].append((time.perf_counter() - t0) / args.block * 1e3)
+    eager, comp = (statistics.median(t) for t in times)
+    what = "E+F" if args.forces else "E"
+    print(f"{args.model} {args.molecule} {what} batch {args.batch}, {args.threads} thread(s): "
+          f"eager {eager:.2f} ms/step, compiled {comp:.2f} ms/step ({eager / comp:.2f}x); "
+          f"first compiled step {first:.1f} s (cache {cache_dir()}); "
+          f"graphs {len(compiled.graphs)}, fallback {compiled.failed}")
+
+
+if __name__ == "__main__":
+    main()

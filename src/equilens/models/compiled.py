@@ -1,0 +1,165 @@
+"""Energies (and forces) of an :class:`~equilens.models.egnn.EGNN` as one compiled graph.
+
+``torch.compile`` (TorchInductor: fused C++ loops on a CPU) removes most of the
+per-operator overhead that dominates a training step of this small network, but its
+backward is first-order only, while training on forces back-propagates through
+F = −∂E/∂r. The route taken here: trace the function (weights, buffers, inputs) →
+(E, E_i[, F]) with ``make_fx``, which records the force derivative as ordinary operators,
+so that the traced graph is a first-order function of the weights; ``torch.compile``
+then compiles it and its ordinary backward. Sizes (atoms, edges, frames) are traced
+symbolically and compiled with ``dynamic=True``: batches of other sizes reuse the graph.
+
+One graph per kind of call (forces or not; edge geometry from the batch or computed;
+edges in paired order or not; train or eval mode), traced and compiled on first use
+(``torch.compile`` specialises sizes 0 and 1, so a batch of one frame compiles once more).
+Compiling a graph took 1-5 minutes on a loaded 2-core CPU the first time and 10-40 s in
+later processes, from TorchInductor's on-disk cache (benchmarks/results/profile-2026-12-02.md).
+Where compiling fails (no C++ compiler, an unsupported platform), a one-line message goes
+to ``log`` and every call runs eagerly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.fx.experimental import _config as fx_config
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from equilens.data import keys
+from equilens.models.convolution import paired_half
+from equilens.models.egnn import EGNN
+from equilens.models.forces import energy_and_forces
+
+#: Batch entries the compiled graph reads (besides the cached EDGE_GEOMETRY).
+INPUT_KEYS = (keys.POSITIONS, keys.ATOM_TYPES, keys.EDGE_INDEX, keys.BATCH, keys.N_ATOMS)
+#: Entries that make a batch periodic: such batches run eagerly.
+PERIODIC_KEYS = (keys.CELL, keys.EDGE_SHIFTS)
+
+
+def output_keys(forces: bool, analysis: bool) -> tuple[str, ...]:
+    """What a graph returns, in order: ENERGY, ATOMIC_ENERGY[, LATENT][, FORCES]."""
+    return ((keys.ENERGY, keys.ATOMIC_ENERGY) + ((keys.LATENT,) if analysis else ())
+            + ((keys.FORCES,) if forces else ()))
+
+
+def _energy_function(model: EGNN, names: list[str], forces: bool, cached: bool,
+                     paired: bool, analysis: bool) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """fn(params, buffers, *inputs) → the :func:`output_keys` of ``model``'s outputs.
+
+    ``inputs``: the batch entries INPUT_KEYS, then EDGE_GEOMETRY if ``cached``. The
+    weights are arguments (``torch.func.functional_call``), so the traced graph is a
+    function of them and its backward reaches them. ``analysis``: the model in eval mode
+    (LATENT returned; NODE_FEATURES are not).
+    """
+    def fn(params: list[torch.Tensor], buffers: list[torch.Tensor],
+           *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        batch = dict(zip(INPUT_KEYS + (keys.EDGE_GEOMETRY if cached else ()), inputs))
+        state = dict(zip(names, [*params, *buffers]))
+        with torch.enable_grad():
+            pos = batch[keys.POSITIONS]
+            if forces:
+                pos = pos.detach().requires_grad_(True)
+            out = torch.func.functional_call(model, state, ({**batch, keys.POSITIONS: pos},),
+                                             {"paired": paired}, strict=True)
+            values = tuple(out[k] for k in output_keys(False, analysis))
+            if not forces:
+                return values
+            (grad,) = torch.autograd.grad(out[keys.ENERGY].sum(), pos, create_graph=True)
+        return values + (-grad.to(pos.dtype),)
+    return fn
+
+
+def trace(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached: bool,
+          paired: bool, analysis: bool = False) -> torch.fx.GraphModule:
+    """The graph of :func:`_energy_function`, traced on ``batch`` with symbolic sizes.
+
+    The model is traced in eval mode if ``analysis``, else in training mode. Equal sizes are not
+    merged into one symbol (no "duck shaping"): the graph must not assume, say, that the
+    number of frames equals a layer width because they happened to be equal here.
+    """
+    names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
+    fn = _energy_function(model, names, forces, cached, paired, analysis)
+    params = [p.detach() for p in model.parameters()]
+    buffers = list(model.buffers())
+    was_training = model.training
+    model.train(not analysis)
+    try:
+        with fx_config.patch(use_duck_shape=False):
+            graph = make_fx(fn, tracing_mode="symbolic")(params, buffers, *_inputs(batch, cached))
+    finally:
+        model.train(was_training)
+    return without_detach(graph)
+
+
+def without_detach(graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """``graph`` with every ``aten.detach`` replaced by its input.
+
+    When ``make_fx`` traces a backward pass, a tensor that an operator saved from its own
+    output (sigmoid, reciprocal, norm, ...: their derivatives are written in terms of the
+    result) is read back through ``detach``. Eager autograd differentiates through the
+    saved output in a double backward; the traced graph would not, and the weight
+    gradient of a force loss would lose those terms (wrong by ~1e-5 relative here). The
+    traced functions detach nothing on purpose (positions are an input that needs no
+    gradient of its own), so removing every ``detach`` restores eager's derivative.
+    """
+    for node in list(graph.graph.nodes):
+        if node.op == "call_function" and node.target == torch.ops.aten.detach.default:
+            node.replace_all_uses_with(node.args[0])
+            graph.graph.erase_node(node)
+    graph.graph.lint()
+    graph.recompile()
+    return graph
+
+
+def _inputs(batch: dict[str, torch.Tensor], cached: bool) -> list[torch.Tensor]:
+    return [batch[k] for k in INPUT_KEYS + (keys.EDGE_GEOMETRY if cached else ())]
+
+
+class CompiledEGNN:
+    """``energy_and_forces`` of an EGNN through compiled graphs: the same function of the
+    same weights (tests compare energies, forces and weight gradients with the eager
+    model in float64).
+
+    ``__call__(batch, forces=..., training=...)`` → dict with ENERGY (n_frames,) kcal/mol,
+    ATOMIC_ENERGY (n_atoms,) kcal/mol, LATENT (n_frames, channels) when the model is in
+    eval mode and, with ``forces``, FORCES (n_atoms, 3) kcal/mol/Å (no NODE_FEATURES);
+    ``training=True`` keeps the graph to the weights (for a loss), otherwise the outputs
+    are detached. Periodic batches, and any call after compiling failed, run
+    the eager :func:`~equilens.models.energy_and_forces` (which returns its usual dict).
+    """
+
+    def __init__(self, model: EGNN, log: Callable[[str], None] = print):
+        self.model, self.log = model, log
+        self.graphs: dict[tuple[bool, bool, bool, bool], Callable[..., tuple[torch.Tensor, ...]]] = {}
+        self.failed = False
+
+    def __call__(self, batch: dict[str, torch.Tensor], *, forces: bool = True,
+                 training: bool = False) -> dict[str, torch.Tensor]:
+        if self.failed or any(k in batch for k in PERIODIC_KEYS):
+            return energy_and_forces(self.model, batch, forces=forces, training=training)
+        src, dst = batch[keys.EDGE_INDEX]
+        cached = not forces and all(k in batch for k in keys.EDGE_GEOMETRY)
+        key = (forces, cached, paired_half(src, dst) is not None, not self.model.training)
+        first = key not in self.graphs
+        try:
+            if first:
+                self.graphs[key] = torch.compile(trace(self.model, batch, *key), dynamic=True)
+            outputs = self._run(self.graphs[key], batch, cached, training)
+        except Exception as err:  # any compiler failure: run eagerly
+            if not first:
+                raise
+            self.failed = True
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            self.log(f"torch.compile unavailable ({type(err).__name__}: {reason}); "
+                     "running the model eagerly")
+            return energy_and_forces(self.model, batch, forces=forces, training=training)
+        return dict(zip(output_keys(forces, key[3]), outputs))
+
+    def _run(self, graph: Callable[..., tuple[torch.Tensor, ...]], batch: dict[str, torch.Tensor],
+             cached: bool, training: bool) -> tuple[torch.Tensor, ...]:
+        params, buffers = list(self.model.parameters()), list(self.model.buffers())
+        if training:
+            return graph(params, buffers, *_inputs(batch, cached))
+        with torch.no_grad():
+            return graph(params, buffers, *_inputs(batch, cached))

@@ -1,0 +1,146 @@
+"""The traced and compiled EGNN (models.compiled) is the eager model: energies, forces and
+weight gradients agree in float64, on batches of other sizes than the one traced too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from equilens.data import GraphDataset, TypeMap, edge_features, keys, read_rmd17_npz
+from equilens.models import build_model, energy_and_forces
+from equilens.models.compiled import CompiledEGNN, trace, without_detach
+
+CUTOFF = 4.0
+
+
+@pytest.fixture(scope="module")
+def data(rmd17_dir):
+    frames = read_rmd17_npz(rmd17_dir / "rmd17_toluene_test_01.npz").subset(np.array([3, 250, 777]))
+    type_map = TypeMap(frames.elements)
+    return GraphDataset(frames, CUTOFF, type_map, dtype=torch.float64)
+
+
+def _model(ds: GraphDataset, spec: str = "egnn:l_max=2,channels=4,layers=2") -> torch.nn.Module:
+    torch.manual_seed(3)
+    model = build_model(spec, 3, CUTOFF, ds.mean_neighbours).double()
+    model.scale_shift.scale.fill_(1.7)
+    model.scale_shift.shift.copy_(torch.tensor([-10.0, 3.0, 0.5], dtype=torch.float64))
+    return model
+
+
+def _outputs_and_grads(run, model, batch, forces: bool) -> list[torch.Tensor]:
+    """Energy, forces and the gradient of a force-and-energy loss to every weight."""
+    out = run(batch)
+    loss = out[keys.ENERGY].square().sum() + out[keys.ATOMIC_ENERGY].sin().sum()
+    if forces:  # weights that differ per atom: the forces of a frame sum to zero
+        weights = torch.randn(out[keys.FORCES].shape, dtype=torch.float64,
+                              generator=torch.Generator().manual_seed(5))
+        loss = loss + (out[keys.FORCES] * weights).sum() + out[keys.FORCES].square().sum()
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params)
+    values = [out[keys.ENERGY], out[keys.ATOMIC_ENERGY]] + ([out[keys.FORCES]] if forces else [])
+    return [v.detach() for v in values] + list(grads)
+
+
+def _assert_same(a: list[torch.Tensor], b: list[torch.Tensor]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("op", [torch.sigmoid, torch.reciprocal, torch.exp])
+def test_traced_double_backward_goes_through_saved_outputs(op):
+    """These operators save their output for the backward; make_fx reads it back through
+    a detach, which would cut the weight gradient of dF/dx. without_detach restores it."""
+    def force(w, x):
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad((op(x * w) * x).sum(), x, create_graph=True)
+        return grad
+
+    gen = torch.Generator().manual_seed(0)
+    w, x, c = (torch.rand(4, 3, dtype=torch.float64, generator=gen) + 0.5 for _ in range(3))
+    w.requires_grad_(True)
+    expected = torch.autograd.grad((force(w, x) * c).sum(), w)[0]
+    traced = make_fx(force)(w.detach(), x)
+    cut = torch.autograd.grad((traced(w, x) * c).sum(), w)[0]
+    assert (cut - expected).abs().max() > 1e-3  # the problem is real
+    fixed = torch.autograd.grad((without_detach(traced)(w, x) * c).sum(), w)[0]
+    torch.testing.assert_close(fixed, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("forces", [False, True])
+@pytest.mark.parametrize("spec", ["egnn:l_max=1,channels=4,layers=2",
+                                  "egnn:l_max=2,channels=4,layers=3"])
+def test_traced_graph_equals_the_eager_model(data, forces, spec):
+    """make_fx's graph, traced on 2 frames, run on 3 frames and on 1 (other sizes)."""
+    model = _model(data, spec).train()
+    graph = trace(model, data.batch(torch.tensor([0, 2])), forces, cached=False, paired=True)
+    params, buffers = list(model.parameters()), list(model.buffers())
+    for index in (torch.arange(3), torch.tensor([1])):
+        batch = data.batch(index)
+
+        def traced(b):
+            names = (keys.ENERGY, keys.ATOMIC_ENERGY, keys.FORCES)
+            inputs = [b[k] for k in (keys.POSITIONS, keys.ATOM_TYPES, keys.EDGE_INDEX,
+                                     keys.BATCH, keys.N_ATOMS)]
+            return dict(zip(names, graph(params, buffers, *inputs)))
+
+        def eager(b):
+            return energy_and_forces(model, b, forces=forces, training=True)
+
+        _assert_same(_outputs_and_grads(traced, model, batch, forces),
+                     _outputs_and_grads(eager, model, batch, forces))
+
+
+def test_compiled_training_and_inference_equal_eager(data):
+    """Inductor-compiled graphs (E+F for training, cached-geometry E, E+F without
+    gradients, and E with the latent in eval mode) against the eager model, on two
+    batch sizes."""
+    model = _model(data).train()
+    compiled = CompiledEGNN(model, log=pytest.fail)
+    geometry = edge_features(data, model.edge_geometry, frames_per_call=3)
+    for index in (torch.tensor([0, 2]), torch.arange(3)):
+        batch = data.batch(index)
+        _assert_same(
+            _outputs_and_grads(lambda b: compiled(b, forces=True, training=True), model, batch, True),
+            _outputs_and_grads(lambda b: energy_and_forces(model, b, training=True), model,
+                               batch, True))
+        cached = data.batch(index, geometry)
+        _assert_same(
+            _outputs_and_grads(lambda b: compiled(b, forces=False, training=True), model,
+                               cached, False),
+            _outputs_and_grads(lambda b: model(b), model, cached, False))
+        inferred = compiled(batch, forces=True, training=False)
+        assert not inferred[keys.FORCES].requires_grad
+        eager = energy_and_forces(model, batch)
+        for key in (keys.ENERGY, keys.FORCES):
+            torch.testing.assert_close(inferred[key], eager[key], rtol=1e-10, atol=1e-10)
+    model.eval()
+    batch = data.batch(torch.arange(3))
+    inferred, eager = compiled(batch, forces=False), energy_and_forces(model, batch, forces=False)
+    assert set(inferred) == {keys.ENERGY, keys.ATOMIC_ENERGY, keys.LATENT}
+    for key in inferred:
+        torch.testing.assert_close(inferred[key], eager[key], rtol=1e-10, atol=1e-10)
+    # (forces, cached geometry, paired edges, eval mode): one graph per kind of call
+    assert set(compiled.graphs) == {(True, False, True, False), (False, True, True, False),
+                                    (False, False, True, True)}
+
+
+def test_compile_failure_falls_back_to_eager_with_one_line(data, monkeypatch):
+    model = _model(data).train()
+    lines = []
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler\nsecond line")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    compiled = CompiledEGNN(model, log=lines.append)
+    batch = data.batch(torch.arange(2))
+    for _ in range(2):
+        out = compiled(batch, forces=True, training=False)
+        torch.testing.assert_close(out[keys.FORCES], energy_and_forces(model, batch)[keys.FORCES],
+                                   rtol=0, atol=0)
+    assert lines == [("torch.compile unavailable (RuntimeError: no C++ compiler); "
+                      "running the model eagerly")]
