@@ -1,9 +1,10 @@
 """Latents of a pretrained model equilens did not train (``equilens analyze --model SPEC``).
 
 The frames are those of the usual split of the config's data (rMD17 molecule and split, or
-a file): the training frames serve only to fit one energy offset (the mean of true minus
-predicted energy, kcal/mol: the codes' DFT references differ from rMD17's) and to define
-the targets, as for a trained run; the analysed frames are ``subset`` (val or test).
+a file): the training frames serve only to fit the energy offset (the mean of true minus
+predicted energy, kcal/mol: the codes' DFT references differ from rMD17's; one reference
+per element on frames of several compositions, :mod:`equilens.training.offset`) and to
+define the targets, as for a trained run; the analysed frames are ``subset`` (val or test).
 
 The latent is the mean over each frame's atoms of the invariants
 (:func:`~equilens.analysis.invariants.irrep_invariants`) of one layer of per-atom
@@ -38,6 +39,7 @@ from equilens.models.external import (
 from equilens.analysis.pipeline import ANALYSIS_SEED, Analysis, analyze_latents
 from equilens.training.config import Config
 from equilens.training.experiment import Experiment, load_splits
+from equilens.training.offset import EnergyOffset
 from equilens.training.pretrained import OffsetModel, load_pretrained_model, read_offset
 from equilens.training.rundir import check_same_frames, read_config
 
@@ -88,7 +90,8 @@ def _random_control(spec: str, frames: Frames, layer: int, seed: int,
 
 def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int | None = None,
                   seed: int = 0, batch_size: int = 8, model: ExternalModel | None = None,
-                  offset: float | None = None, splits: Splits | None = None) -> RunLatents:
+                  offset: EnergyOffset | float | None = None,
+                  splits: Splits | None = None) -> RunLatents:
     """Latents of the pretrained model ``spec`` on the ``subset`` frames of ``config``'s data.
 
     Returns a :class:`RunLatents` whose ``predicted_energy`` (kcal/mol) includes the
@@ -112,18 +115,20 @@ def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int
     model = model if model is not None else load_external(spec)
     k = check_layer(model, layer)
     if offset is None:
-        offset = float(np.mean(splits.train.energy - _energies(model, splits.train, batch_size)))
+        offset = EnergyOffset.fit(splits.train, _energies(model, splits.train, batch_size))
+    elif not isinstance(offset, EnergyOffset):
+        offset = EnergyOffset(float(offset))
     latent, energy, seconds = layer_latents(model, frames, k, batch_size)
     random, random_note = _random_control(spec, frames, k, seed, batch_size)
     timed = frames.subset(np.arange(min(len(frames), TIMED_FRAMES + 2)))
     lay = model.layers[k]
-    meta = {"pretrained": "pretrained, not trained here", "energy_offset_kcal": offset,
+    meta = {"pretrained": "pretrained, not trained here", **offset.to_json(),
             "layer": {"index": k, "name": lay.name, "irreps": str(lay.irreps),
                       "invariant": lay.invariant, "n_features": int(latent.shape[1])},
             "random_weights": random_note,
             "ms_per_frame": time_per_frame(model, timed) if len(timed) > 2 else None,
             "ms_per_frame_analysis": 1000.0 * seconds / len(frames)}
-    return RunLatents(config, frames, latent, random, energy + offset, splits.train,
+    return RunLatents(config, frames, latent, random, energy + offset.of_frames(frames), splits.train,
                       split=subset, label=model.spec, meta=meta)
 
 

@@ -1,13 +1,16 @@
 """A pretrained model in a run folder: its "training" is one fitted energy offset.
 
 equilens never trains a pretrained model (:mod:`equilens.models.external`). In a study it
-takes the place of training with a fit of one constant, the energy offset (kcal/mol): the
-mean over the run's training frames of true minus predicted energy (the codes' DFT
-references differ from rMD17's; the same offset as ``equilens analyze --model``). The
-run folder then holds, instead of checkpoints and ``metrics.csv``:
+takes the place of training with a fit of the energy offset (:mod:`.offset`): the mean
+over the run's training frames of true minus predicted energy, kcal/mol (the codes' DFT
+references differ from rMD17's; the same offset as ``equilens analyze --model``), or, on
+training frames of several compositions, one reference per element fitted by least
+squares on their element counts. The run folder then holds, instead of checkpoints and
+``metrics.csv``:
 
 - ``config.yaml``, ``environment.json``, ``splits.json`` as for a trained run;
 - ``pretrained.json``: ``spec``, ``code``, ``checkpoint``, ``energy_offset_kcal``,
+  ``energy_offset_per_element_kcal`` (Z -> kcal/mol per atom, or null for one constant),
   ``n_train`` (frames the offset was fitted on), ``fitted`` (what was fitted, in words)
   and ``note`` ("pretrained, not trained here").
 
@@ -31,6 +34,7 @@ from equilens.models.external import ExternalModel, is_external, load_external, 
 from equilens.training import rundir
 from equilens.training.config import Config
 from equilens.training.experiment import DTYPES, Experiment
+from equilens.training.offset import EnergyOffset
 from equilens.training.predict import predict
 
 #: The record of what was fitted in a pretrained run's folder.
@@ -39,6 +43,10 @@ PRETRAINED = "pretrained.json"
 NOTE = "pretrained, not trained here"
 FITTED = ("one constant energy offset (kcal/mol), the mean of true minus predicted energy "
           "over the training frames; the weights are the code's, unchanged")
+FITTED_PER_ELEMENT = ("one energy reference per element (kcal/mol per atom), fitted by least "
+                      "squares on the element counts of the training frames (several "
+                      "compositions) to true minus predicted energy; the weights are the "
+                      "code's, unchanged")
 
 
 def is_pretrained(config: Config) -> bool:
@@ -47,28 +55,29 @@ def is_pretrained(config: Config) -> bool:
 
 
 class OffsetModel(torch.nn.Module):
-    """``model`` with ``offset`` (kcal/mol) added to ENERGY; forces and features unchanged.
+    """``model`` with ``offset`` added to ENERGY; forces and features unchanged.
 
     Args:
         model: the pretrained model (its outputs: ENERGY (n_frames,) kcal/mol, LATENT...).
-        offset: the constant added to every frame's energy, kcal/mol.
+        offset: an :class:`EnergyOffset`, or a constant added to every frame (kcal/mol).
     """
 
-    def __init__(self, model: ExternalModel, offset: float):
+    def __init__(self, model: ExternalModel, offset: EnergyOffset | float):
         super().__init__()
         self.model = model
-        self.offset = float(offset)
+        self.offset = offset if isinstance(offset, EnergyOffset) else EnergyOffset(float(offset))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.model(batch)
-        return {**out, keys.ENERGY: out[keys.ENERGY] + self.offset}
+        energy = out[keys.ENERGY]
+        return {**out, keys.ENERGY: energy + self.offset.of_batch(batch, energy)}
 
 
-def fit_offset(model: ExternalModel, experiment: Experiment) -> float:
-    """The energy offset (kcal/mol): mean of true − predicted energy on the training frames."""
+def fit_offset(model: ExternalModel, experiment: Experiment) -> EnergyOffset:
+    """The energy offset (:class:`EnergyOffset`) fitted on the training frames."""
     config = experiment.config
     pred = predict(model, experiment.datasets["train"], config.training.eval_batch_size)
-    return float(np.mean(experiment.splits.train.energy - pred[keys.ENERGY]))
+    return EnergyOffset.fit(experiment.splits.train, pred[keys.ENERGY])
 
 
 def load_pretrained_model(config: Config) -> ExternalModel:
@@ -93,17 +102,18 @@ def fit_pretrained(run_dir: str | Path, experiment: Experiment,
     name, code_config = resolve_external(config.model)
     info = {"spec": config.model, "code": name,
             "checkpoint": dataclasses.asdict(code_config).get("checkpoint"),
-            "energy_offset_kcal": offset, "n_train": len(experiment.splits.train),
-            "fitted": FITTED, "note": NOTE}
+            **offset.to_json(), "n_train": len(experiment.splits.train),
+            "fitted": FITTED if offset.per_element is None else FITTED_PER_ELEMENT,
+            "note": NOTE}
     write_json(run_dir / PRETRAINED, info)
     return info
 
 
-def read_offset(run_dir: str | Path) -> float:
-    """The fitted offset (kcal/mol) of a pretrained run folder."""
+def read_offset(run_dir: str | Path) -> EnergyOffset:
+    """The fitted offset of a pretrained run folder."""
     path = Path(run_dir) / PRETRAINED
     info = rundir.read_json(path)
     try:
-        return float(info["energy_offset_kcal"])
-    except (KeyError, TypeError, ValueError):
-        raise RunDirError(f"{path}: no energy_offset_kcal") from None
+        return EnergyOffset.from_json(info)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise RunDirError(f"{path}: no valid energy_offset_kcal") from None
