@@ -16,12 +16,11 @@ import statistics
 import time
 
 import torch
+from harness.experiment import step_experiment
 
 from equilens.data import keys
 from equilens.models import energy_and_forces
 from equilens.models.compiled import CompiledEGNN
-from equilens.training.config import load_config
-from equilens.training.experiment import Experiment
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,12 +36,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    cfg = load_config(None, {"data.molecule": args.molecule, "data.data_dir": args.data_dir,
-                             "model": args.model, "data.n_train": 1000,
-                             "data.n_val": args.frames, "data.n_test": 50})
-    exp = Experiment.from_config(cfg)
+    exp = step_experiment(args.molecule, args.model, args.data_dir, args.threads,
+                          n_val=args.frames)
     model = exp.new_model().eval()
     data = exp.datasets["val"]
     compiled = CompiledEGNN(model)

@@ -17,12 +17,11 @@ import statistics
 import time
 
 import torch
+from harness.experiment import step_experiment
 from torch._inductor.runtime.cache_dir_utils import cache_dir
 
 from equilens.models import energy_and_forces
 from equilens.models.compiled import CompiledEGNN
-from equilens.training.config import load_config
-from equilens.training.experiment import Experiment
 from equilens.training.trainer import _cached_geometry, _loss
 
 
@@ -41,11 +40,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    torch.set_num_threads(args.threads)
-    cfg = load_config(None, {"data.molecule": args.molecule, "data.data_dir": args.data_dir,
-                             "model": args.model, "data.n_train": 1000, "data.n_val": 50,
-                             "data.n_test": 50, "training.forces": args.forces})
-    exp = Experiment.from_config(cfg)
+    exp = step_experiment(args.molecule, args.model, args.data_dir, args.threads,
+                          forces=args.forces)
+    cfg = exp.config
     models = []
     for _ in range(2):
         torch.manual_seed(0)

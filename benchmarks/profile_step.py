@@ -19,13 +19,12 @@ import argparse
 import time
 
 import torch
+from harness.experiment import step_experiment
 from torch.profiler import ProfilerActivity, profile
 
 from equilens.data import keys
 from equilens.models import energy_and_forces
 from equilens.models.compiled import CompiledEGNN
-from equilens.training.config import load_config
-from equilens.training.experiment import Experiment
 from equilens.training.trainer import _cached_geometry, _loss
 
 
@@ -45,12 +44,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    cfg = load_config(None, {"data.molecule": args.molecule, "data.data_dir": args.data_dir,
-                             "model": args.model, "data.n_train": 1000, "data.n_val": 50,
-                             "data.n_test": 50, "training.forces": args.forces})
-    exp = Experiment.from_config(cfg)
+    exp = step_experiment(args.molecule, args.model, args.data_dir, args.threads,
+                          forces=args.forces)
+    cfg = exp.config
     model = exp.new_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     params = [p for p in model.parameters() if p.requires_grad]
