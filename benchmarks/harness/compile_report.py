@@ -20,7 +20,7 @@ TIMED = {"train": ("median_epoch_s", "epoch"), "infer": ("median_pass_s", "pass"
 
 HEADERS = ["measurement", "labels", "eager: first {unit}, s", "compile + first {unit}, s",
            "compiled: timed {unit}, s", "compile overhead, s", "saved per {unit}, s",
-           "{unit}s to repay", "graphs", "FX-graph cache at start", "cache hits / misses"]
+           "{units} to repay", "graphs", "FX graphs in cache at start", "cache hits / misses"]
 
 
 def _ok(report: dict[str, Any], name: str, key: str) -> dict[str, Any] | None:
@@ -40,7 +40,7 @@ def _cache_cells(info: dict[str, Any] | None) -> list[str]:
     if not info:
         return ["—", "—", "—"]
     ran = f"{info['graphs']}" + (" (eager fallback)" if info["fell_back_to_eager"] else "")
-    state = f"{info['fxgraph_entries_at_start']} ({'warm' if info['warm_at_start'] else 'cold'})"
+    state = f"{info['fxgraph_entries_at_start']}" + ("" if info["warm_at_start"] else " (empty)")
     return [ran, state, f"{info['fxgraph_cache_hits']} / {info['fxgraph_cache_misses']}"]
 
 
@@ -69,14 +69,19 @@ def _cache_line(report: dict[str, Any]) -> str:
     if not infos:
         return "No compiled measurement succeeded, so the cache state is unknown."
     first = infos[0]
-    env = f"`TORCHINDUCTOR_CACHE_DIR={first['env']}`" if first["env"] else "`TORCHINDUCTOR_CACHE_DIR` unset"
-    state = "warm" if first["warm_at_start"] else "cold (empty)"
+    env = (f"the workers' `TORCHINDUCTOR_CACHE_DIR={first['env']}`" if first["env"]
+           else "`TORCHINDUCTOR_CACHE_DIR` unset")
+    state = ("**warm**: it held entries" if first["warm_at_start"]
+             else "**cold (empty)**: everything compiled from scratch")
+    hits = sum(i["fxgraph_cache_hits"] for i in infos)
+    misses = sum(i["fxgraph_cache_misses"] for i in infos)
     messages = sorted({m for i in infos for m in i.get("messages", [])})
-    return (f"TorchInductor cache: `{first['cache_dir']}` ({env}); at the start of the first "
-            f"compiled worker it held {first['fxgraph_entries_at_start']} FX graphs "
-            f"({first['files_at_start']} files): **{state}**. Each measurement is a new process, "
-            "so later ones can reuse what earlier ones compiled; the FX-graph cache hits and "
-            "misses of each are in the table."
+    return (f"TorchInductor cache: `{first['cache_dir']}` ({env}). When the first compiled "
+            f"worker started it held {first['fxgraph_entries_at_start']} FX graphs "
+            f"({first['files_at_start']} files), {state} (not necessarily these graphs). Over "
+            f"all compiled measurements: {hits} FX-graph cache hits (reused) and {misses} misses "
+            "(compiled from scratch; forward and backward graphs count separately). Each "
+            "measurement is a new process, so later ones can reuse what earlier ones compiled."
             + ("\n\n" + "\n".join(f"- compiler message: {m}" for m in messages) if messages else ""))
 
 
@@ -85,7 +90,7 @@ def render(report: dict[str, Any]) -> str:
     if COMPILED not in report["variants"]:
         return ""
     rows = [row(report, m) for m in report["measurements"]]
-    headers = [h.format(unit="epoch/pass") for h in HEADERS]
+    headers = [h.format(unit="epoch/pass", units="epochs/passes") for h in HEADERS]
     return ("## 5. Compile time of equilens egnn (compiled)\n\n"
             "The timed numbers above follow one untimed warm-up epoch or pass; for the compiled "
             "variant it includes tracing and compiling its graphs (one per kind of call: "

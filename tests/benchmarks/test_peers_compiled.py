@@ -95,8 +95,12 @@ def test_the_report_shows_the_compile_time_and_the_cache_state():
     assert "## 5. Compile time of equilens egnn (compiled)" in text
     assert "compile + first epoch/pass, s" in text
     # eager first epoch 3 s; compiled 30 s then 1 s/epoch: overhead 29 s, saves 1 s an epoch
-    assert "| train ethanol | E | 3 | 30 | 1 | 29 | 1 | 29 | 1 | 3 (warm) | 2 / 1 |" in text
+    assert "| train ethanol | E | 3 | 30 | 1 | 29 | 1 | 29 | 1 | 3 | 2 / 1 |" in text
+    # inference: 64 frames at 300 and 600 frames/s, warm-ups 3 s and 30 s
+    assert "| infer aspirin | E | 3 | 30 | 0.107 | 29.9 | 0.107 | 280 | 1 | 3 | 2 / 1 |" in text
+    assert "epochs/passes to repay" in text
     assert "`/cache` (`TORCHINDUCTOR_CACHE_DIR` unset)" in text and "**warm**" in text
+    assert "4 FX-graph cache hits (reused) and 2 misses" in text
 
 
 def test_without_the_compiled_variant_the_report_is_as_before():
@@ -114,6 +118,6 @@ def test_a_cold_cache_and_an_eager_fallback_are_named():
         result["compile"] = cold
     text = render(record)
     assert "**cold (empty)**" in text and "compiler message: torch.compile unavailable (X)" in text
-    assert "| 1 (eager fallback) | 0 (cold) |" in text
+    assert "| 1 (eager fallback) | 0 (empty) |" in text
     # only the compiled variant of equilens: its ratios alone
     assert "| equilens-compiled ÷ nequip |" in text and "| equilens ÷ nequip |" not in text
