@@ -14,7 +14,8 @@ Report = dict[str, Any]
 def render(report: Report) -> str:
     sections = [_header(report), _machine(report), _software(report), _protocol(report),
                 _training(report), _inference(report), _memory(report), _budget(report),
-                compile_report.render(report), _graphs(report), _modes(report), _configs(report), _failures(report)]
+                compile_report.render(report), _graphs(report), _modes(report), _configs(report),
+                _failures(report)]
     return "\n\n".join(s for s in sections if s) + "\n"
 
 
@@ -181,7 +182,8 @@ def _budget(report: Report) -> str:
               ("test force MAE (kcal/mol/Å)", "force_mae_kcal", True),
               ("training steps", "steps", False), ("epochs", "epochs", False),
               ("training seconds", "train_s", False)]
-    headers = ["", *[_label(report, n) for n in names], *[f"{ref} ÷ {peer}" for ref, peer in pairs]]
+    headers = ["", *[_label(report, n) for n in names],
+               *[f"{ref} ÷ {peer}" for ref, peer in pairs]]
     body = []
     for title, field, compare in fields:
         values = {n: _get(report, n, key, field) for n in names}
