@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--codes", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
-                   help="columns to measure (mace = MACE defaults, mace-l1 = MACE with max_ell 1)")
+                   help="columns to measure (equilens-compiled = equilens's egnn through CompiledEGNN, "
+                        "as training.compile; mace = MACE defaults, mace-l1 = MACE with max_ell 1)")
     p.add_argument("--molecules", nargs="+", default=["ethanol", "aspirin"],
                    help="molecules of the training-time measurement")
     p.add_argument("--inference-molecule", default="aspirin")

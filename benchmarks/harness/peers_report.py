@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness import compile_report
 from harness.output import code_block, machine_section, number, ratio, table
-from harness.variants import REFERENCE
+from harness.variants import REFERENCES
 
 Report = dict[str, Any]
 
@@ -13,7 +14,8 @@ Report = dict[str, Any]
 def render(report: Report) -> str:
     sections = [_header(report), _machine(report), _software(report), _protocol(report),
                 _training(report), _inference(report), _memory(report), _budget(report),
-                _graphs(report), _modes(report), _configs(report), _failures(report)]
+                compile_report.render(report), _graphs(report), _modes(report), _configs(report),
+                _failures(report)]
     return "\n\n".join(s for s in sections if s) + "\n"
 
 
@@ -21,10 +23,20 @@ def _names(report: Report) -> list[str]:
     return list(report["variants"])
 
 
+def _references(report: Report) -> list[str]:
+    """The equilens variants run (eager, compiled), each divided by every peer."""
+    return [n for n in _names(report) if n in REFERENCES]
+
+
 def _peers(report: Report) -> list[str]:
-    """Variants to divide equilens by (none when equilens was not run)."""
+    """Variants to divide equilens by (none when no equilens variant was run)."""
     names = _names(report)
-    return [n for n in names if n != REFERENCE] if REFERENCE in names else []
+    return [n for n in names if n not in REFERENCES] if _references(report) else []
+
+
+def _pairs(report: Report) -> list[tuple[str, str]]:
+    """(equilens variant, peer) of every ratio column: eager ÷ each peer, then compiled ÷ each."""
+    return [(ref, peer) for ref in _references(report) for peer in _peers(report)]
 
 
 def _label(report: Report, name: str) -> str:
@@ -51,15 +63,15 @@ def _measurements(report: Report, task: str) -> list[dict[str, Any]]:
 
 def _comparison(report: Report, rows: list[tuple[str, str, str]], field: str, unit: str,
                 digits: int = 3) -> str:
-    """Rows (first cells, measurement key) × variants, then equilens ÷ each peer."""
-    names, peers = _names(report), _peers(report)
+    """Rows (first cells, measurement key) × variants, then each equilens variant ÷ each peer."""
+    names, pairs = _names(report), _pairs(report)
     headers = ["measurement", "labels"] + [f"{_label(report, n)} ({unit})" for n in names]
-    headers += [f"{REFERENCE} ÷ {n}" for n in peers]
+    headers += [f"{ref} ÷ {peer}" for ref, peer in pairs]
     body = []
     for first, second, key in rows:
         values = {n: _get(report, n, key, field) for n in names}
         body.append([first, second] + [number(values[n], digits) for n in names]
-                    + [ratio(values[REFERENCE], values[n]) for n in peers])
+                    + [ratio(values[ref], values[peer]) for ref, peer in pairs])
     return table(headers, body)
 
 
@@ -108,6 +120,13 @@ def _protocol(report: Report) -> str:
         + ("; on the GPU, `torch.cuda.max_memory_allocated` of the worker." if s["device"] == "cuda"
            else "."),
     ]
+    if "equilens-compiled" in report["variants"]:
+        lines.append(
+            "- equilens egnn (compiled): the same model, batches, loss and optimiser, with energy "
+            "and forces run through `CompiledEGNN` (make_fx + `torch.compile(dynamic=True)`), as "
+            "the trainer with `training.compile: true` and `predict(compiled=...)`; its warm-up "
+            "epoch or pass includes compiling (section 5). Ratio columns divide eager and "
+            "compiled equilens alike by each peer.")
     if s["device"] == "cuda":
         lines.insert(3, "- CUDA: every clock is read after `torch.cuda.synchronize()`.")
     if not s["skip_budget"] and "budget" in s.get("tasks", ("budget",)):
@@ -158,19 +177,20 @@ def _budget(report: Report) -> str:
     found = _measurements(report, "budget")
     if not found:
         return "## 4. Equal wall-clock budget\n\nNot run in this invocation (`--skip-budget` or `--tasks`)."
-    key, names, peers = found[0]["key"], _names(report), _peers(report)
+    key, names, pairs = found[0]["key"], _names(report), _pairs(report)
     fields = [("test energy MAE (kcal/mol)", "energy_mae_kcal", True),
               ("test force MAE (kcal/mol/Å)", "force_mae_kcal", True),
               ("training steps", "steps", False), ("epochs", "epochs", False),
               ("training seconds", "train_s", False)]
-    headers = ["", *[_label(report, n) for n in names], *[f"{REFERENCE} ÷ {n}" for n in peers]]
+    headers = ["", *[_label(report, n) for n in names],
+               *[f"{ref} ÷ {peer}" for ref, peer in pairs]]
     body = []
     for title, field, compare in fields:
         values = {n: _get(report, n, key, field) for n in names}
         body.append([title, *[number(values[n], 4) for n in names],
-                     *[ratio(values[REFERENCE], values[n]) if compare else "" for n in peers]])
+                     *[ratio(values[ref], values[peer]) if compare else "" for ref, peer in pairs]])
     body.append(["learning rate", *[f"{report['variants'][n]['lr']:g}" for n in names],
-                 *["" for _ in peers]])
+                 *["" for _ in pairs]])
     s = report["settings"]
     return (f"## 4. Equal wall-clock budget: {s['budget_s'] / 60:g} min on {s['budget_molecule']} (E+F)\n\n"
             "Ratio = equilens MAE ÷ peer MAE: **below 1× equilens is more accurate** after the "

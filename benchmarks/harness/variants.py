@@ -46,9 +46,15 @@ class Variant:
     lr: float = 0.01
 
 
+#: equilens's model settings; the compiled variant adds ``"compile": True``.
+EQUILENS_MODEL = {"spec": EQUILENS_SPEC, "cutoff": CUTOFF, "dtype": "float32"}
+
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("equilens", "equilens", "equilens egnn",
-            {"spec": EQUILENS_SPEC, "cutoff": CUTOFF, "dtype": "float32"}, lr=0.005),
+    Variant("equilens", "equilens", "equilens egnn", EQUILENS_MODEL, lr=0.005),
+    # The same model through CompiledEGNN (training.compile): its warm-up epoch or pass
+    # includes tracing and compiling, reported separately.
+    Variant("equilens-compiled", "equilens", "equilens egnn (compiled)",
+            {**EQUILENS_MODEL, "compile": True}, lr=0.005),
     Variant("nequip", "nequip", "nequip", NEQUIP_MODEL, lr=0.01),
     Variant("mace", "mace", "mace (default: max_ell 3)", MACE_MODEL, lr=0.005),
     Variant("mace-l1", "mace", "mace (max_ell 1)", {**MACE_MODEL, "max_ell": 1}, lr=0.005),
@@ -56,10 +62,12 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 
 #: The code every column is compared against.
 REFERENCE = "equilens"
+#: The variants divided by each peer in the report's ratio columns (equilens, eager and compiled).
+REFERENCES = ("equilens", "equilens-compiled")
 
 
 def variants(names: list[str]) -> list[Variant]:
-    """The variants ``names`` in the canonical order (equilens first)."""
+    """The variants ``names`` in the canonical order (equilens, eager then compiled, first)."""
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         raise ValueError(f"unknown code(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")

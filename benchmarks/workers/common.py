@@ -98,6 +98,10 @@ class Adapter:
         """(|ΔE| per frame in kcal/mol, |ΔF| per component in kcal/mol/Å) of one batch."""
         raise NotImplementedError
 
+    def compile_info(self) -> dict[str, Any] | None:
+        """For a compiled variant, the compiler's cache and what it did (default None)."""
+        return None
+
 
 def synchronize(device: torch.device) -> None:
     """Wait for queued device work, so that a clock reading covers it."""
@@ -269,6 +273,6 @@ def main(adapter_class: type[Adapter], argv: list[str] | None = None) -> None:
         "job": job, "result": result, "peak_rss_mib": peak_rss_mib(),
         "peak_cuda_mib": peak_device_mib(adapter.device),
         "energy_only_mode": adapter.energy_only_mode,
-        "hyperparameters": adapter.hyperparameters(),
+        "hyperparameters": adapter.hyperparameters(), "compile": adapter.compile_info(),
         "threads": torch.get_num_threads(), "python": sys.version.split()[0],
     })

@@ -3,7 +3,10 @@
 Frames come from the harness's extxyz cache through equilens's own ASE reader (eV →
 kcal/mol); graphs are equilens ``GraphDataset`` batches; the model is built and
 normalised by ``Experiment.new_model``; the loss is the trainer's (L1 on normalised
-energy, and on forces when training on them).
+energy, and on forces when training on them). With ``"compile": true`` in the job's model
+(the ``equilens-compiled`` variant), forward passes run through
+:class:`~equilens.models.compiled.CompiledEGNN`, as the trainer (``training.compile``) and
+``predict(compiled=...)`` run them; the result then records the TorchInductor cache it used.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 from common import Adapter, main
+from inductor_cache import CacheWatch
 
 from equilens.data import GraphDataset, Splits, TypeMap, edge_features, keys, read_ase, to_device
 from equilens.models import energy_and_forces, model_hparams
+from equilens.models.compiled import CompiledEGNN
 from equilens.training.config import load_config
 from equilens.training.experiment import DTYPES, Experiment
 from equilens.training.trainer import _loss
@@ -42,6 +47,14 @@ class EquilensAdapter(Adapter):
         self.type_map: TypeMap | None = None
         self.training = None
         self.geometry: dict[str, torch.Tensor] | None = None
+        self.compile = bool(job["model"].get("compile", False))
+        self.compiled: CompiledEGNN | None = None
+        self.messages: list[str] = []
+        self.cache = CacheWatch() if self.compile else None
+        if self.compile:
+            self.energy_only_mode = ("CompiledEGNN(forces=False): a compiled energy-only graph; in "
+                                     "training, edge geometry computed once before the first "
+                                     "epoch, as the trainer does")
 
     def load(self, path: str, n_frames: int) -> Data:
         frames = read_ase(path, "REF_energy", "REF_forces")
@@ -74,13 +87,19 @@ class EquilensAdapter(Adapter):
         self.training = config.training
         data.graphs = experiment.datasets["train"]
         torch.manual_seed(job["seed"])
-        return experiment.new_model().to(self.device)
+        model = experiment.new_model().to(self.device)
+        if self.compile:  # as the trainer with training.compile: one CompiledEGNN per model
+            self.compiled = CompiledEGNN(model, log=self.messages.append)
+        return model
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"spec": self.spec, **model_hparams(self.spec), "cutoff": self.cutoff,
                 "dtype": self.dtype, "loss": "l1 on normalised energy (+ forces), equilens trainer",
                 "optimizer": "Adam(fused=True), as the equilens trainer",
-                "backward": "loss.backward(inputs=weights), as the equilens trainer"}
+                "backward": "loss.backward(inputs=weights), as the equilens trainer",
+                **({"compiled": "CompiledEGNN: energy and forces traced with make_fx, "
+                                "torch.compile(dynamic=True), as training.compile"}
+                   if self.compile else {})}
 
     def backward(self, model, loss):
         # As equilens's trainer: gradients of the weights only (not of the positions).
@@ -98,7 +117,17 @@ class EquilensAdapter(Adapter):
             yield to_device(batch, self.device)
 
     def forward(self, model, batch, forces, training):
+        if self.compiled is not None:
+            return self.compiled(batch, forces=forces, training=training)
         return energy_and_forces(model, batch, forces=forces, training=training)
+
+    def compile_info(self):
+        if not self.compile:
+            return None
+        compiled = self.compiled
+        return {**self.cache.report(), "messages": self.messages,
+                "graphs": len(compiled.graphs) if compiled else 0,
+                "fell_back_to_eager": bool(compiled and compiled.failed)}
 
     def loss(self, model, out, batch, forces):
         self.training.forces = forces
