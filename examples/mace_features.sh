@@ -58,4 +58,4 @@ EOF
     --device cpu --default_dtype float64 --return_descriptors --batch_size 50
 
 equilens analyze --features "$OUT/ethanol_test_mace.extxyz" --features-key MACE_descriptors \
-    --energy-key REF_energy --n-train 500 --n-val 0 --n-test 500 --out "$OUT/analysis"
+    --energy-key REF_energy --n-train 450 --n-val 50 --n-test 500 --out "$OUT/analysis"

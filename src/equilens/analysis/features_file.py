@@ -93,4 +93,4 @@ def features_latents(path: str | Path, key: str, *, energy_key: str = "energy",
             "random_weights": "not available: features read from a file (the model is not "
                               "here); the random columns are empty"}
     return RunLatents(None, frames, latent, None, None, splits.train, split=subset,
-                      label=f"features:{key}", meta=meta)
+                      label=f"features:{key}", molecule=path.stem, meta=meta)
