@@ -34,6 +34,9 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUICK = {"n_train": 50, "n_test": 64, "epochs": 1, "passes": 1, "budget_min": 0.25}
 FULL = {"n_train": 1000, "n_test": 1000, "epochs": 3, "passes": 3, "budget_min": 10.0}
 
+#: Threads of every worker unless --threads says otherwise.
+DEFAULT_THREADS = 2
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -45,7 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="molecules of the training-time measurement")
     p.add_argument("--inference-molecule", default="aspirin")
     p.add_argument("--budget-molecule", default="ethanol")
-    p.add_argument("--threads", type=int, default=2, help="torch threads of every worker")
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                   help="torch threads of every worker (another number than 2 writes "
+                        "peers-<date>-<host>-...-<n>-threads.md)")
     p.add_argument("--device", choices=list(device.CHOICES), default="cpu",
                    help="cuda: every worker on the GPU (an error where torch sees none); "
                         "auto: cuda when torch sees a GPU, else cpu")
@@ -165,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"peers.py: {err}") from None
     every = ["train", "infer"] + ([] if settings.skip_budget else ["budget"])
     suffix = ([] if set(every) <= set(settings.tasks) else list(settings.tasks)) + (
-        [settings.device] if settings.device != "cpu" else [])
+        [settings.device] if settings.device != "cpu" else []) + (
+        [] if args.threads == DEFAULT_THREADS else [f"{args.threads}-threads"])
     name = output.stem("peers", settings.quick, "-".join(suffix))
     scratch = args.out / "scratch.tmp" / name
     results = run_all(selected, measurements, settings, pythons, files, scratch, args)
