@@ -16,7 +16,7 @@ import statistics
 import time
 
 import torch
-from harness.experiment import step_experiment
+from harness.experiment import step_experiment, step_parser
 
 from equilens.data import keys
 from equilens.models import energy_and_forces
@@ -24,13 +24,9 @@ from equilens.models.compiled import CompiledEGNN
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--molecule", default="aspirin")
-    p.add_argument("--model", default="egnn:layers=2")
+    p = step_parser(__doc__, molecule="aspirin", threads=1)
     p.add_argument("--frames", type=int, default=500)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--data-dir", default=None)
     return p.parse_args()
 
 

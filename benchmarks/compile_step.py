@@ -17,24 +17,20 @@ import statistics
 import time
 
 import torch
-from harness.experiment import step_experiment
+from harness.experiment import step_experiment, step_parser, training_batches
 from torch._inductor.runtime.cache_dir_utils import cache_dir
 
 from equilens.models import energy_and_forces
 from equilens.models.compiled import CompiledEGNN
-from equilens.training.trainer import _cached_geometry, _loss
+from equilens.training.trainer import _loss
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--molecule", default="ethanol")
-    p.add_argument("--model", default="egnn:layers=2")
+    p = step_parser(__doc__, molecule="ethanol", threads=1)
     p.add_argument("--forces", action="store_true")
     p.add_argument("--batch", type=int, default=10)
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--block", type=int, default=10, help="steps per block")
     p.add_argument("--blocks", type=int, default=15, help="blocks of each kind")
-    p.add_argument("--data-dir", default=None)
     return p.parse_args()
 
 
@@ -47,9 +43,7 @@ def main() -> None:
     for _ in range(2):
         torch.manual_seed(0)
         models.append(exp.new_model())
-    geometry = _cached_geometry(models[0], exp, torch.device("cpu"), args.forces)["train"]
-    batches = list(exp.datasets["train"].batches(args.batch, shuffle=True, edge_features=geometry,
-                                                 generator=torch.Generator().manual_seed(0)))
+    batches = training_batches(models[0], exp, args.forces, args.batch)
     compiled = CompiledEGNN(models[1])
     runs = [lambda b: energy_and_forces(models[0], b, forces=args.forces, training=True),
             lambda b: compiled(b, forces=args.forces, training=True)]

@@ -19,24 +19,20 @@ import argparse
 import time
 
 import torch
-from harness.experiment import step_experiment
+from harness.experiment import step_experiment, step_parser, training_batches
 from torch.profiler import ProfilerActivity, profile
 
 from equilens.data import keys
 from equilens.models import energy_and_forces
 from equilens.models.compiled import CompiledEGNN
-from equilens.training.trainer import _cached_geometry, _loss
+from equilens.training.trainer import _loss
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--molecule", default="ethanol")
-    p.add_argument("--model", default="egnn:layers=2")
+    p = step_parser(__doc__, molecule="ethanol", threads=2)
     p.add_argument("--forces", action="store_true")
     p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rows", type=int, default=15)
-    p.add_argument("--data-dir", default=None)
     p.add_argument("--compile", action="store_true",
                    help="the compiled step of training.compile (models.compiled)")
     return p.parse_args()
@@ -50,11 +46,7 @@ def main() -> None:
     model = exp.new_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     params = [p for p in model.parameters() if p.requires_grad]
-    # as the trainer: without forces, edge geometry computed once for the data set
-    geometry = _cached_geometry(model, exp, torch.device("cpu"), args.forces)["train"]
-    batches = list(exp.datasets["train"].batches(10, shuffle=True, edge_features=geometry,
-                                                 generator=torch.Generator().manual_seed(0)))
-    batches = batches[:args.steps]
+    batches = training_batches(model, exp, args.forces, 10)[:args.steps]
     phases = dict.fromkeys(["forward", "force derivative", "backward", "optimiser"], 0.0)
 
     compiled = CompiledEGNN(model) if args.compile else None

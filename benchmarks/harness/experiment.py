@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import torch
 
 from equilens.training.config import load_config
 from equilens.training.experiment import Experiment
+from equilens.training.trainer import _cached_geometry
 
 
 def step_experiment(molecule: str, model: str, data_dir: str | None, threads: int, *,
@@ -19,3 +22,22 @@ def step_experiment(molecule: str, model: str, data_dir: str | None, threads: in
                              "model": model, "data.n_train": 1000, "data.n_val": n_val,
                              "data.n_test": 50, "training.forces": forces})
     return Experiment.from_config(cfg)
+
+
+def step_parser(doc: str, *, molecule: str, threads: int) -> argparse.ArgumentParser:
+    """The flags every step benchmark shares: --molecule, --model, --threads, --data-dir."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--molecule", default=molecule)
+    p.add_argument("--model", default="egnn:layers=2")
+    p.add_argument("--threads", type=int, default=threads)
+    p.add_argument("--data-dir", default=None)
+    return p
+
+
+def training_batches(model: torch.nn.Module, exp: Experiment, forces: bool,
+                     batch_size: int) -> list[dict[str, torch.Tensor]]:
+    """One shuffled epoch of training batches (seed 0), as the trainer builds them: without
+    forces, the edge geometry computed once for the data set."""
+    geometry = _cached_geometry(model, exp, torch.device("cpu"), forces)["train"]
+    return list(exp.datasets["train"].batches(batch_size, shuffle=True, edge_features=geometry,
+                                              generator=torch.Generator().manual_seed(0)))
