@@ -90,7 +90,7 @@ def _random_control(spec: str, frames: Frames, layer: int, seed: int,
 
 def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int | None = None,
                   seed: int = 0, batch_size: int = 8, model: ExternalModel | None = None,
-                  offset: EnergyOffset | float | None = None,
+                  offset: EnergyOffset | None = None,
                   splits: Splits | None = None) -> RunLatents:
     """Latents of the pretrained model ``spec`` on the ``subset`` frames of ``config``'s data.
 
@@ -100,7 +100,8 @@ def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int
     energy and forces evaluation, one thread) and what the random control is.
 
     A study's pretrained run shares what it holds: ``model`` (``spec`` loaded already),
-    ``offset`` (kcal/mol, fitted already: not fitted again) and ``splits`` (the run's
+    ``offset`` (an :class:`~equilens.training.offset.EnergyOffset` fitted already: not
+    fitted again) and ``splits`` (the run's
     frames); each None is loaded or fitted here.
     """
     if subset not in ("val", "test"):
@@ -116,8 +117,6 @@ def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int
     k = check_layer(model, layer)
     if offset is None:
         offset = EnergyOffset.fit(splits.train, _energies(model, splits.train, batch_size))
-    elif not isinstance(offset, EnergyOffset):
-        offset = EnergyOffset(float(offset))
     latent, energy, seconds = layer_latents(model, frames, k, batch_size)
     random, random_note = _random_control(spec, frames, k, seed, batch_size)
     timed = frames.subset(np.arange(min(len(frames), TIMED_FRAMES + 2)))
@@ -128,8 +127,8 @@ def model_latents(spec: str, config: Config, subset: str = "test", *, layer: int
             "random_weights": random_note,
             "ms_per_frame": time_per_frame(model, timed) if len(timed) > 2 else None,
             "ms_per_frame_analysis": 1000.0 * seconds / len(frames)}
-    return RunLatents(config, frames, latent, random, energy + offset.of_frames(frames), splits.train,
-                      split=subset, label=model.spec, meta=meta)
+    return RunLatents(config, frames, latent, random, energy + offset.of_frames(frames),
+                      splits.train, split=subset, label=model.spec, meta=meta)
 
 
 def analyze_pretrained(run_dir: str | Path, *, subset: str = "test", layer: int | None = None,

@@ -68,6 +68,7 @@ def data_overrides(args: argparse.Namespace) -> dict:
 
 def _check_sources(args: argparse.Namespace) -> None:
     from equilens.errors import ConfigError
+    from equilens.training.pretrained import is_pretrained_run
 
     given = [name for name, value in (("RUN_DIR", args.run_dir), ("--model", args.model),
                                       ("--features", args.features)) if value]
@@ -76,20 +77,12 @@ def _check_sources(args: argparse.Namespace) -> None:
                           + (f", not {' and '.join(given)}" if given else ""))
     if args.features and not args.features_key:
         raise ConfigError("--features needs --features-key KEY (the per-atom array's name)")
-    if args.layer is not None and not (args.model or _pretrained_run(args.run_dir)):
+    if args.layer is not None and not (args.model or is_pretrained_run(args.run_dir)):
         raise ConfigError("--layer is for --model or a pretrained run folder only")
     if not args.run_dir and not args.out:
         raise ConfigError(f"{given[0]} needs --out DIR")
     if args.run_dir and data_overrides(args):
         raise ConfigError("a RUN_DIR analyses its own data: drop the data flags")
-
-
-def _pretrained_run(run_dir: str | None) -> bool:
-    """Whether ``run_dir`` is a study's pretrained run (it holds pretrained.json)."""
-    from pathlib import Path
-
-    from equilens.training.pretrained import PRETRAINED
-    return bool(run_dir) and (Path(run_dir) / PRETRAINED).is_file()
 
 
 def _latents(args: argparse.Namespace, subset: str):
@@ -116,13 +109,14 @@ def run(args: argparse.Namespace) -> int:
     from equilens.analysis import analyze_run, format_scores
     from equilens.analysis.explorer import PAGE_FILE
     from equilens.analysis.pipeline import analyze_latents
+    from equilens.training.pretrained import is_pretrained_run
     from equilens.training.rundir import check_data_file, read_config
 
     subset = subset_of(args)
     _check_sources(args)
     options = {"method": args.method, "perplexity": args.perplexity, "top_k": args.top_k,
                "seed": args.seed, "explorer": args.explorer}
-    if _pretrained_run(args.run_dir):
+    if is_pretrained_run(args.run_dir):
         from equilens.analysis.external import analyze_pretrained
         analysis = analyze_pretrained(args.run_dir, subset=subset, layer=args.layer,
                                       out=args.out, **options)

@@ -174,9 +174,9 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
         steps.append(name)
 
     if data.pretrained:
-        from equilens.training.pretrained import PRETRAINED
+        from equilens.training.pretrained import is_pretrained_run
 
-        if not (run_dir / PRETRAINED).is_file():
+        if not is_pretrained_run(run_dir):
             step("fit-offset", lambda: _fit_pretrained(run_dir, data))
     elif not (run_dir / rundir.TEST_METRICS).is_file():
         _train(run_dir, config, data, steps, result, times)

@@ -22,7 +22,7 @@ from equilens.training import checkpoint, rundir
 from equilens.training.checkpoint import load_trained
 from equilens.training.config import Config, load_config
 from equilens.training.experiment import Experiment
-from equilens.training.pretrained import PRETRAINED
+from equilens.training.pretrained import is_pretrained_run
 
 #: Precisions checked when none are named: float64 first, then float32.
 DEFAULT_DTYPES: tuple[str, ...] = ("float64", "float32")
@@ -174,10 +174,10 @@ def check_run(run_dir: str | Path, *, which: str = "best", data: dict[str, Any] 
     them: the frames are then taken from ``experiment`` and the float64 model is rebuilt
     from ``model`` without reading the checkpoint again. ``model`` needs ``experiment``.
     A pretrained run (``pretrained.json``, no checkpoint) is checked with its code's
-    shipped weights in float64, as ``check_spec`` checks it (its energy offset is a
-    constant and changes no check).
+    shipped weights in float64, as ``check_spec`` checks it (its energy offset, a constant
+    or per-element references, changes no check).
     """
-    if experiment is None and model is None and (Path(run_dir) / PRETRAINED).is_file():
+    if experiment is None and model is None and is_pretrained_run(run_dir):
         experiment = Experiment.from_config(load_config(
             overrides={"training.dtype": "float64", **_data_overrides(data)},
             base=rundir.read_config(Path(run_dir)).to_dict()))

@@ -20,8 +20,7 @@ from equilens.training.baselines import FLOORS, Floors
 from equilens.training.checkpoint import load_trained
 from equilens.training.experiment import Experiment, resolve_device
 from equilens.training.predict import energy_errors, errors, predict
-from equilens.training.pretrained import (PRETRAINED, OffsetModel, load_pretrained_model,
-                                          read_offset)
+from equilens.training.pretrained import OffsetModel, is_pretrained_run, load_pretrained_model, read_offset
 
 #: Folder of the per-frame predictions in a run folder: ``predictions/<split>.npz``.
 PREDICTIONS = "predictions"
@@ -98,7 +97,7 @@ def _model_and_data(run_dir: Path, which: str, device: torch.device,
     """The trained model and the run's data: the ones given, else loaded and built."""
     if model is not None and experiment is None:
         raise ConfigError("evaluate: a shared model needs its experiment (experiment=...)")
-    if model is None and (run_dir / PRETRAINED).is_file():  # pretrained: weights + offset
+    if model is None and is_pretrained_run(run_dir):  # pretrained: weights + offset
         config = rundir.read_config(run_dir)
         model = OffsetModel(load_pretrained_model(config), read_offset(run_dir)).to(device)
         experiment = experiment or Experiment.from_config(config)

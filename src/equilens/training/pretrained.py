@@ -24,7 +24,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from equilens.data import keys
@@ -54,18 +53,24 @@ def is_pretrained(config: Config) -> bool:
     return is_external(config.model)
 
 
+def is_pretrained_run(run_dir: str | Path | None) -> bool:
+    """Whether ``run_dir`` is a pretrained run whose offset is fitted (it holds
+    pretrained.json, no checkpoint)."""
+    return bool(run_dir) and (Path(run_dir) / PRETRAINED).is_file()
+
+
 class OffsetModel(torch.nn.Module):
     """``model`` with ``offset`` added to ENERGY; forces and features unchanged.
 
     Args:
         model: the pretrained model (its outputs: ENERGY (n_frames,) kcal/mol, LATENT...).
-        offset: an :class:`EnergyOffset`, or a constant added to every frame (kcal/mol).
+        offset: the fitted :class:`EnergyOffset` (kcal/mol per frame).
     """
 
-    def __init__(self, model: ExternalModel, offset: EnergyOffset | float):
+    def __init__(self, model: ExternalModel, offset: EnergyOffset):
         super().__init__()
         self.model = model
-        self.offset = offset if isinstance(offset, EnergyOffset) else EnergyOffset(float(offset))
+        self.offset = offset
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.model(batch)
