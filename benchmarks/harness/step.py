@@ -23,6 +23,10 @@ from harness.measurements import Measurement, Settings, job
 from harness.variants import REFERENCE, VARIANTS
 from harness.workers import WORKERS_DIR
 
+if str(WORKERS_DIR) not in sys.path:  # the workers' modules import each other by name
+    sys.path.insert(0, str(WORKERS_DIR))
+from common import synchronize  # the workers' clock discipline, shared
+
 #: Phases of a step, in order ("forward" includes the force derivative with forces).
 PHASES = ("forward", "loss", "backward", "optimiser")
 N_TRAIN = 1000  # frames, as a full peers.py run
@@ -67,8 +71,6 @@ class StepSetup:
 
 def equilens_adapter_class() -> type:
     """The peer benchmark's ``EquilensAdapter`` (its module imports ``common`` by name)."""
-    if str(WORKERS_DIR) not in sys.path:
-        sys.path.insert(0, str(WORKERS_DIR))
     from equilens_worker import EquilensAdapter
     return EquilensAdapter
 
@@ -105,12 +107,6 @@ def prepare(molecule: str, forces: bool, train_file: Path, steps: int, threads: 
     n_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return StepSetup(adapter, model, optimizer, batches[:steps], forces, the_job,
                      adapter.n_edges(data) / adapter.n_frames(data), n_parameters)
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued device work, so that a clock reading covers it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_steps(setup: StepSetup, device: torch.device) -> list[float]:
