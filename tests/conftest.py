@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import torch
 
 from tests.browser import find_chromium
+from tests.scripts import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 RMD17_DIR = Path(os.environ.get("EQUILENS_TEST_DATA", ROOT.parent / "shared" / "data" / "rmd17"))
@@ -59,11 +59,7 @@ def chromium() -> str:
 
 def emt_generator():
     """examples/make_emt_data.py as a module (its ``generate`` writes EMT MD frames)."""
-    spec = importlib.util.spec_from_file_location("make_emt_data",
-                                                  ROOT / "examples" / "make_emt_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "examples" / "make_emt_data.py", "make_emt_data")
 
 
 @pytest.fixture(scope="session")

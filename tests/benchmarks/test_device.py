@@ -3,8 +3,6 @@ on a machine without it (no GPU number may come from a silent CPU run)."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import peers
 import pytest
 import roofline
@@ -14,6 +12,7 @@ from harness import device, step
 
 from equilens.errors import ConfigError
 from tests.benchmarks.conftest import BENCHMARKS
+from tests.scripts import load_module
 
 
 @pytest.fixture
@@ -58,11 +57,7 @@ def test_every_script_stops_with_one_line_before_any_work(script, no_cuda, tmp_p
 
 def _worker_common():
     """``benchmarks/workers/common.py``, which workers import as ``common``."""
-    spec = importlib.util.spec_from_file_location("benchmark_worker_common",
-                                                  BENCHMARKS / "workers" / "common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(BENCHMARKS / "workers" / "common.py", "benchmark_worker_common")
 
 
 class _Recording:

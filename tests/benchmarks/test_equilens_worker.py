@@ -10,9 +10,6 @@ compiled graph equals the eager model is tested in ``tests/models/test_compiled.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 import torch
 from harness.datafiles import rmd17_extxyz
@@ -20,19 +17,13 @@ from harness.variants import VARIANTS
 
 from equilens.data import keys
 from tests.benchmarks.conftest import BENCHMARKS
+from tests.scripts import load_module
 
 
 def _worker():
     """``benchmarks/workers/equilens_worker.py``, whose imports are top-level names there."""
-    sys.path.insert(0, str(BENCHMARKS / "workers"))
-    try:
-        spec = importlib.util.spec_from_file_location("benchmark_equilens_worker",
-                                                      BENCHMARKS / "workers" / "equilens_worker.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS / "workers"))
-    return module
+    workers = BENCHMARKS / "workers"
+    return load_module(workers / "equilens_worker.py", "benchmark_equilens_worker", search=workers)
 
 
 def _job(name: str) -> dict:
