@@ -200,7 +200,7 @@ def check_same_frames(run_dir: Path, origin: dict) -> None:
     changed = [part for part in ("train", "val", "test") if recorded.get(part) != now.get(part)]
     if changed:
         raise RunDirError(f"{run_dir}: its {', '.join(changed)} frames differ from those it "
-                          f"recorded in {SPLITS}; resuming would mix frames: start a new run")
+                          f"recorded in {SPLITS} (its checkpoints and results are of those); start a new run")
 
 
 def check_data_file(run_dir: Path, config: Config) -> None:
