@@ -10,7 +10,8 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from equilens.data import GraphDataset, TypeMap, edge_features, keys, read_rmd17_npz
 from equilens.models import build_model, energy_and_forces
-from equilens.models.compiled import CompiledEGNN, trace, without_detach
+from equilens.models import compiled as compiled_module
+from equilens.models.compiled import CompiledEGNN, fingerprint, trace, without_detach
 
 CUTOFF = 4.0
 
@@ -136,6 +137,7 @@ def test_compile_failure_falls_back_to_eager_with_one_line(data, monkeypatch):
         raise RuntimeError("no C++ compiler\nsecond line")
 
     monkeypatch.setattr(torch, "compile", broken)
+    monkeypatch.setattr(compiled_module, "_COMPILED", {})  # nothing compiled before
     compiled = CompiledEGNN(model, log=lines.append)
     batch = data.batch(torch.arange(2))
     for _ in range(2):
@@ -144,3 +146,43 @@ def test_compile_failure_falls_back_to_eager_with_one_line(data, monkeypatch):
                                    rtol=0, atol=0)
     assert lines == [("torch.compile unavailable (RuntimeError: no C++ compiler); "
                       "running the model eagerly")]
+
+
+def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeypatch):
+    """Another seed's weights (and another scale and shift): the same traced function, so
+    the process compiles it once; each model still gets its own outputs and gradients."""
+    calls = []
+    real = torch.compile
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", counting)
+    monkeypatch.setattr(compiled_module, "_COMPILED", {})
+    batch = data.batch(torch.arange(3))
+    results = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = build_model("egnn:l_max=1,channels=4,layers=2", 3, CUTOFF,
+                            data.mean_neighbours).double().train()
+        model.scale_shift.scale.fill_(1.0 + seed)
+        compiled = CompiledEGNN(model, log=pytest.fail)
+        got = _outputs_and_grads(lambda b: compiled(b, forces=True, training=True), model,
+                                 batch, True)
+        _assert_same(got, _outputs_and_grads(
+            lambda b: energy_and_forces(model, b, training=True), model, batch, True))
+        results.append(got[0])
+    assert len(calls) == 1
+    assert (results[0] - results[1]).abs().max() > 1e-3  # two different models
+
+
+def test_the_fingerprint_sees_constants_the_code_does_not_show():
+    """A tensor constant of the graph is part of what it computes."""
+    def make(value: float) -> torch.fx.GraphModule:
+        constant = torch.tensor([value, 2.0])
+        return make_fx(lambda x: x * constant)(torch.ones(2))
+
+    assert make(1.0).code == make(3.0).code
+    assert fingerprint(make(1.0)) == fingerprint(make(1.0))
+    assert fingerprint(make(1.0)) != fingerprint(make(3.0))

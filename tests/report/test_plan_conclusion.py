@@ -46,6 +46,9 @@ def test_a_folder_of_another_config_is_an_error(tmp_path):
     # a moved data folder is not another config: the run resumes and records the new folder
     moved = plan_runs(_spec(overrides={"data.data_dir": str(tmp_path)}), tmp_path)[0]
     assert moved.status == "resume" and moved.rewrite_config
+    # nor is running it compiled (the same function): a study made eagerly resumes compiled
+    compiled = plan_runs(_spec(overrides={"training.compile": True}), tmp_path)[0]
+    assert compiled.status == "resume" and compiled.rewrite_config
 
 
 def test_model_slug():

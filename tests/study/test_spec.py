@@ -21,6 +21,7 @@ def test_seed_preset_is_the_posts_protocol():
         cfg = spec.run_config(mol, "egnn", 0)
         t = cfg.training
         assert (t.epochs, t.lr, t.loss, t.batch_size) == (50, 0.01, "l1", 16)
+        assert t.compile  # the egnn's steps compiled; other models say they run eagerly
         sizes[mol] = (cfg.data.n_train, cfg.data.n_val, cfg.data.n_test)
     assert sizes == {"aspirin": (1000, 500, 500), "ethanol": (1000, 1000, 500),
                      "toluene": (1000, 500, 500)}

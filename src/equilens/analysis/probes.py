@@ -51,6 +51,8 @@ KERNEL_ALPHAS: np.ndarray = np.logspace(-4, 2, 7)
 LANDMARKS: int = 100
 #: Nyström directions with a kernel eigenvalue below this fraction of the largest are dropped.
 _FLOOR: float = 1e-8
+#: Directions of Φ with s² below this fraction of the largest are dropped (see _thin_svd).
+_GRAM_FLOOR: float = 1e-12
 
 Split = list[tuple[np.ndarray, np.ndarray]]
 Predictor = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -120,17 +122,27 @@ def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
-def _nystroem(x_train: np.ndarray, x_test: np.ndarray,
+def _nystroem(d_centres: np.ndarray, d_train: np.ndarray, d_test: np.ndarray,
               gamma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nyström features of exp(−γ|x − x'|²) on :data:`LANDMARKS` evenly spaced training
-    points: Φ with Φ Φᵀ ≈ K. Shapes: (n_train, d), (n_test, d) -> (n_train, m), (n_test, m)."""
-    m = min(LANDMARKS, len(x_train))
-    centres = x_train[np.linspace(0, len(x_train) - 1, m).astype(int)]
-    lam, vec = np.linalg.eigh(np.exp(-gamma * _sq_dists(centres, centres)))
+    """Nyström features of exp(−γ|x − x'|²) on landmark points: Φ with Φ Φᵀ ≈ K, from the
+    squared distances landmarks-landmarks (m, m), training points-landmarks (n_train, m) and
+    test points-landmarks (n_test, m) -> (n_train, r), (n_test, r), r <= m."""
+    lam, vec = np.linalg.eigh(np.exp(-gamma * d_centres))
     keep = lam > _FLOOR * lam.max()
     whiten = vec[:, keep] / np.sqrt(lam[keep])
-    return (np.exp(-gamma * _sq_dists(x_train, centres)) @ whiten,
-            np.exp(-gamma * _sq_dists(x_test, centres)) @ whiten)
+    return np.exp(-gamma * d_train) @ whiten, np.exp(-gamma * d_test) @ whiten
+
+
+def _thin_svd(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Φ = P diag(s) Qᵀ for a tall Φ (n, r), from the eigenvectors of the small r x r
+    matrix ΦᵀΦ (faster than an SVD of Φ at these sizes). Directions with s² below
+    :data:`_GRAM_FLOOR` of the largest are dropped: the largest is at most n (the trace
+    of the kernel), so their shrinkage s²/(s² + a) is below n·1e-8 for every penalty a
+    in :data:`KERNEL_ALPHAS`."""
+    lam, q = np.linalg.eigh(phi.T @ phi)
+    keep = lam > _GRAM_FLOOR * lam.max()
+    sv = np.sqrt(lam[keep])
+    return (phi @ q[:, keep]) / sv, sv, q[:, keep].T
 
 
 def kernel_ridge_predict(x_train: np.ndarray, y_train: np.ndarray,
@@ -144,8 +156,8 @@ def kernel_ridge_predict(x_train: np.ndarray, y_train: np.ndarray,
     on the non-linear part.
     The kernel is exp(−γ|x − x'|²) on standardised features with γ = g / (median squared
     distance between training points), g in :data:`KERNEL_GAMMAS`, in its Nyström form
-    K ≈ Φ Φᵀ on :data:`LANDMARKS` training points (exact when the training fold is that
-    small). With the SVD Φ = P S Qᵀ and penalty a, the hat matrix is
+    K ≈ Φ Φᵀ on :data:`LANDMARKS` evenly spaced training points (exact when the training
+    fold is that small). With the SVD Φ = P S Qᵀ and penalty a, the hat matrix is
     H = P diag(s²/(s²+a)) Pᵀ and the leave-one-out residual of sample i is
     (y_i − (Hy)_i) / (1 − H_ii) (y: the linear probe's training residuals).
     Shapes: (n_train, d), (n_train, t), (n_test, d) -> (n_test, t).
@@ -156,11 +168,14 @@ def kernel_ridge_predict(x_train: np.ndarray, y_train: np.ndarray,
     yc = y_train - linear_train  # the kernel part fits what the linear probe leaves
     d_train = _sq_dists(x_train, x_train)
     scale = np.median(d_train[np.triu_indices(len(x_train), 1)]) or 1.0
+    landmarks = np.linspace(0, len(x_train) - 1, min(LANDMARKS, len(x_train))).astype(int)
+    d_land = d_train[:, landmarks]
+    d_test = _sq_dists(x_test, x_train[landmarks])
     best = np.full(yc.shape[1], np.inf)
     out = np.zeros((len(x_test), yc.shape[1]))
     for g in KERNEL_GAMMAS:
-        phi, phi_test = _nystroem(x_train, x_test, g / scale)
-        p, sv, qt = np.linalg.svd(phi, full_matrices=False)
+        phi, phi_test = _nystroem(d_land[landmarks], d_land, d_test, g / scale)
+        p, sv, qt = _thin_svd(phi)
         proj = p.T @ yc  # (r, t)
         for a in KERNEL_ALPHAS:
             shrink = sv**2 / (sv**2 + a)

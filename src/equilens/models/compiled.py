@@ -12,6 +12,9 @@ symbolically and compiled with ``dynamic=True``: batches of other sizes reuse th
 One graph per kind of call (forces or not; edge geometry from the batch or computed;
 edges in paired order or not; train or eval mode), traced and compiled on first use
 (``torch.compile`` specialises sizes 0 and 1, so a batch of one frame compiles once more).
+A process keeps what it compiled, by the traced graph's code and constants
+(:func:`fingerprint`): a later model whose graph is the same function (another seed of a
+study, another molecule with as many elements) is traced again but not compiled again.
 Compiling a graph took 1-5 minutes on a loaded 2-core CPU the first time and 10-40 s in
 later processes, from TorchInductor's on-disk cache (benchmarks/results/profile-2026-12-02.md).
 Where compiling fails (no C++ compiler, an unsupported platform), a one-line message goes
@@ -20,6 +23,8 @@ to ``log`` and every call runs eagerly.
 
 from __future__ import annotations
 
+import hashlib
+import operator
 from collections.abc import Callable
 
 import torch
@@ -112,6 +117,37 @@ def without_detach(graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
     return graph
 
 
+def fingerprint(graph: torch.fx.GraphModule) -> str:
+    """What the traced ``graph`` computes: a hash of its code and of every constant it reads
+    (``get_attr`` nodes: tensors by dtype, shape and bytes). Two graphs with the same
+    fingerprint are the same function of their arguments (weights, buffers, batch)."""
+    digest = hashlib.sha256(graph.code.encode())
+    for node in graph.graph.nodes:
+        if node.op != "get_attr":
+            continue
+        value = operator.attrgetter(node.target)(graph)
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+            digest.update(f"{node.target} {value.dtype} {tuple(value.shape)}".encode())
+            digest.update(value.contiguous().view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(f"{node.target} {value!r}".encode())
+    return digest.hexdigest()
+
+
+#: This process's compiled graphs by :func:`fingerprint`.
+_COMPILED: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {}
+
+
+def compile_graph(graph: torch.fx.GraphModule) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """``torch.compile(graph, dynamic=True)``, or what this process compiled before for a
+    graph with the same :func:`fingerprint`."""
+    key = fingerprint(graph)
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(graph, dynamic=True)
+    return _COMPILED[key]
+
+
 def _inputs(batch: dict[str, torch.Tensor], cached: bool) -> list[torch.Tensor]:
     return [batch[k] for k in INPUT_KEYS + (keys.EDGE_GEOMETRY if cached else ())]
 
@@ -144,7 +180,7 @@ class CompiledEGNN:
         first = key not in self.graphs
         try:
             if first:
-                self.graphs[key] = torch.compile(trace(self.model, batch, *key), dynamic=True)
+                self.graphs[key] = compile_graph(trace(self.model, batch, *key))
             outputs = self._run(self.graphs[key], batch, cached, training)
         except Exception as err:  # any compiler failure: run eagerly
             if not first:

@@ -52,8 +52,9 @@ def default_run_dir(config: Config) -> Path:
 
 
 #: Keys that may differ between a run folder and its checkpoints or a later invocation:
-#: where the data lies, not what it is (the data files are checked by SHA-256).
-MOVABLE = ("data.data_dir",)
+#: where the data lies, not what it is (the data files are checked by SHA-256), and
+#: whether the model runs compiled (the same function of the same weights).
+MOVABLE = ("data.data_dir", "training.compile")
 #: Keys a resumed run may change: how long it trains (``--resume --epochs 200`` extends it).
 EXTENDABLE = ("training.epochs", "training.time_limit_s")
 
