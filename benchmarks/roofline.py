@@ -11,6 +11,12 @@ See ``benchmarks/README.md``.
 
     python benchmarks/roofline.py --data-dir /path/to/rmd17
     python benchmarks/roofline.py --molecules ethanol --labels EF --steps 20 --device cuda
+    python benchmarks/roofline.py --compile --threads 1 --data-dir /path/to/rmd17
+
+``--compile`` times and profiles the compiled step (``training.compile``, the peer
+benchmark's ``equilens-compiled`` variant: the same function of the same weights) and
+counts its operations on the eager step (a compiled kernel fuses operators, it does not
+change the arithmetic); its report is ``roofline-<date>-<host>-compiled.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from harness import bounds, device, envs, machine, opprofile, output, peak, step
 from harness.datafiles import rmd17_extxyz
 from harness.flops import OpCounter
 from harness.roofline_report import render
-from harness.variants import EQUILENS_SPEC
+from harness.variants import EQUILENS_SPEC, REFERENCE
 
 from equilens.errors import EquilensError
 from equilens.io import write_json, write_text
@@ -36,6 +42,8 @@ from equilens.io import write_json, write_text
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LABELS = {"E": False, "EF": True}
 DEFAULT_THREADS = 2
+#: The peer benchmark's variant of the compiled step (``--compile``).
+COMPILED = "equilens-compiled"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="MiB per tensor of the bandwidth measurement")
     p.add_argument("--short-us", type=float, default=10.0,
                    help="operator calls with less self time than this count as short")
+    p.add_argument("--compile", action="store_true",
+                   help="time and profile the compiled step (operations counted eagerly)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder for the report")
     args = p.parse_args(argv)
     if args.steps < 1 or args.threads < 1:
@@ -96,11 +106,15 @@ def _per_step(tally, n: int) -> dict[str, float]:
 
 def measure_case(molecule: str, forces: bool, train_file: Path, args: argparse.Namespace,
                  dev: torch.device) -> dict:
-    """Time, count and profile ``args.steps`` training steps of one molecule and labels."""
-    setup = step.prepare(molecule, forces, train_file, args.steps, args.threads, dev.type,
-                         args.model)
+    """Time, count and profile ``args.steps`` training steps of one molecule and labels
+    (with ``args.compile``: timed and profiled compiled, counted eagerly)."""
+    def setup_of(variant: str) -> step.StepSetup:
+        return step.prepare(molecule, forces, train_file, args.steps, args.threads, dev.type,
+                            args.model, variant)
+
+    setup = setup_of(COMPILED if args.compile else REFERENCE)
     times = step.time_steps(setup, dev)
-    counts = count(setup)
+    counts = count(setup_of(REFERENCE) if args.compile else setup)
     prof, wall = opprofile.record(setup.run, dev)
     return {
         "molecule": molecule, "labels": "EF" if forces else "E", "steps": len(setup.batches),
@@ -174,12 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         "software": envs.probe(sys.executable, "equilens"),
         "settings": {"molecules": args.molecules, "labels": args.labels, "threads": args.threads,
                      "steps": args.steps, "model": args.model, "device": device.describe(dev),
+                     "compiled": args.compile,
                      "matmul_size": args.matmul_size, "bandwidth_mib": args.bandwidth_mib,
                      "short_us": args.short_us},
         **measured,
     }
     suffix = ([] if dev.type == "cpu" else [dev.type]) + (
-        [] if args.threads == DEFAULT_THREADS else [f"{args.threads}-threads"])
+        [] if args.threads == DEFAULT_THREADS else [f"{args.threads}-threads"]) + (
+        ["compiled"] if args.compile else [])
     name = output.stem("roofline", suffix="-".join(suffix))
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / f"{name}.json", report)

@@ -8,6 +8,8 @@ without double counting:
 * ``autograd engine``: the backward pass's bookkeeping around the operators of each
   node (``autograd::engine::evaluate_function: …`` and the nodes ``…Backward0``);
 * ``optimiser``: ``Optimizer.step``/``zero_grad`` outside their operators (Python);
+* ``compiled kernels``: TorchInductor's compiled graphs (``## Call CompiledFxGraph …``)
+  outside the aten operators they still call (matmuls): their fused C++ loops;
 * ``outside events``: the rest of the wall time, in no recorded event (the model's Python
   code, the training loop, and the profiler's own recording).
 
@@ -30,7 +32,7 @@ from harness.step import synchronize
 
 US = 1e-6
 NODE = re.compile(r"^\w+Backward\d*$")
-KINDS = ("aten", "autograd engine", "optimiser", "other events")
+KINDS = ("aten", "autograd engine", "optimiser", "compiled kernels", "other events")
 
 
 def event_kind(name: str) -> str:
@@ -41,6 +43,8 @@ def event_kind(name: str) -> str:
         return "autograd engine"
     if name.startswith("Optimizer."):
         return "optimiser"
+    if name.startswith("## Call CompiledFxGraph"):
+        return "compiled kernels"
     return "other events"
 
 

@@ -41,7 +41,12 @@ def _header(report: Report) -> str:
          f"`{m['equilens_commit']}`, device {s['device']}, {s['threads']} thread(s)."),
         (f"Model `{s['model']}`{matched}, its training step as "
          f"`peers.py` times it (batch 10, fused Adam), {s['steps']} steps per row after a "
-         "warm-up pass over the same batches."), "",
+         "warm-up pass over the same batches."
+         + (" The step is the compiled one (`training.compile`, the `equilens-compiled` "
+            "variant): timed and profiled compiled, its operations counted on the same step "
+            "run eagerly (compiling fuses operators, not arithmetic); the profile's operators "
+            "are then TorchInductor's kernels and the calls they still dispatch."
+            if s.get("compiled") else "")), "",
         "Command:", "", f"```\n{report['command']}\n```",
     ])
 
@@ -205,6 +210,8 @@ def _time(report: Report) -> str:
         ("autograd engine (self time)",
          lambda c: c["profile"]["self_s_per_step"]["autograd engine"] * ms),
         ("optimiser wrapper (self time)", lambda c: c["profile"]["self_s_per_step"]["optimiser"] * ms),
+        ("TorchInductor's compiled kernels (self time)",
+         lambda c: c["profile"]["self_s_per_step"].get("compiled kernels", 0.0) * ms),
         ("other recorded events (self time)",
          lambda c: c["profile"]["self_s_per_step"]["other events"] * ms),
         ("outside any recorded event (Python, loop, profiler)",

@@ -84,10 +84,11 @@ def settings(threads: int, device: str, molecule: str) -> Settings:
 
 
 def prepare(molecule: str, forces: bool, train_file: Path, steps: int, threads: int,
-            device: str, spec: str | None = None) -> StepSetup:
-    """The equilens model of the peer benchmark (or of model ``spec``) and the batches of
+            device: str, spec: str | None = None, variant_name: str = REFERENCE) -> StepSetup:
+    """The equilens model of the peer benchmark's variant ``variant_name`` (``equilens`` or
+    ``equilens-compiled``; model ``spec`` instead of its own if given) and the batches of
     ``steps`` steps (shuffled epochs of the training frames, as its training measurement)."""
-    variant = VARIANTS[REFERENCE]
+    variant = VARIANTS[variant_name]
     if spec is not None:
         variant = replace(variant, model={**variant.model, "spec": spec})
     files = {(molecule, "train"): train_file}

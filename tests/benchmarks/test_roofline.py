@@ -66,6 +66,22 @@ def test_the_report_renders_from_the_record_alone(report):
     assert "GPU kernel ms/step" in render(on_gpu)
 
 
+def test_compiled_step_is_timed_compiled_and_counted_eagerly(report, rmd17_dir, tmp_path):
+    """--compile: the same batches and arithmetic as the eager run (equal counts), a step
+    that ran through TorchInductor's kernels (its profile), its own report name."""
+    args = ["--molecules", "ethanol", "--labels", "E", "--steps", "2", "--threads", "1",
+            "--matmul-size", "64", "--bandwidth-mib", "1", "--compile"]
+    assert roofline.main([*args, "--data-dir", str(rmd17_dir), "--out", str(tmp_path)]) == 0
+    (found,) = tmp_path.glob("roofline-*-compiled.json")
+    compiled = json.loads(found.read_text())
+    assert compiled["settings"]["compiled"] is True
+    (case,) = compiled["cases"]
+    assert case["counts"]["flops_per_step"] == report["cases"][0]["counts"]["flops_per_step"]
+    assert "compiled one" in render(compiled) and "compiled one" not in render(report)
+    assert case["profile"]["self_s_per_step"]["compiled kernels"] > 0
+    assert report["cases"][0]["profile"]["self_s_per_step"]["compiled kernels"] == 0
+
+
 def test_peer_report_shows_gpu_memory_only_on_cuda():
     key = "train-ethanol-E"
     record = {

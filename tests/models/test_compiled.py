@@ -138,6 +138,7 @@ def test_compile_failure_falls_back_to_eager_with_one_line(data, monkeypatch):
 
     monkeypatch.setattr(torch, "compile", broken)
     monkeypatch.setattr(compiled_module, "_COMPILED", {})  # nothing compiled before
+    monkeypatch.setattr(compiled_module, "_BY_STRUCTURE", {})
     compiled = CompiledEGNN(model, log=lines.append)
     batch = data.batch(torch.arange(2))
     for _ in range(2):
@@ -148,23 +149,31 @@ def test_compile_failure_falls_back_to_eager_with_one_line(data, monkeypatch):
                       "running the model eagerly")]
 
 
-def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeypatch):
-    """Another seed's weights (and another scale and shift): the same traced function, so
-    the process compiles it once; each model still gets its own outputs and gradients."""
-    calls = []
-    real = torch.compile
+def _counting(monkeypatch, module, name) -> list:
+    calls, real = [], getattr(module, name)
 
-    def counting(*args, **kwargs):
+    def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(torch, "compile", counting)
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("cutoffs", [(CUTOFF, CUTOFF), (CUTOFF, CUTOFF + 0.5)])
+def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeypatch, cutoffs):
+    """Another seed's weights (and another scale and shift): the same structure, so the
+    process traces and compiles once; another cutoff (a constant of the function): traced
+    and compiled again. Each model gets its own outputs and gradients."""
+    compiles = _counting(monkeypatch, torch, "compile")
+    traces = _counting(monkeypatch, compiled_module, "trace")
     monkeypatch.setattr(compiled_module, "_COMPILED", {})
+    monkeypatch.setattr(compiled_module, "_BY_STRUCTURE", {})
     batch = data.batch(torch.arange(3))
     results = []
-    for seed in (0, 1):
+    for seed, cutoff in zip((0, 1), cutoffs):
         torch.manual_seed(seed)
-        model = build_model("egnn:l_max=1,channels=4,layers=2", 3, CUTOFF,
+        model = build_model("egnn:l_max=1,channels=4,layers=2", 3, cutoff,
                             data.mean_neighbours).double().train()
         model.scale_shift.scale.fill_(1.0 + seed)
         compiled = CompiledEGNN(model, log=pytest.fail)
@@ -173,7 +182,7 @@ def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeyp
         _assert_same(got, _outputs_and_grads(
             lambda b: energy_and_forces(model, b, training=True), model, batch, True))
         results.append(got[0])
-    assert len(calls) == 1
+    assert len(compiles) == len(traces) == len(set(cutoffs))
     assert (results[0] - results[1]).abs().max() > 1e-3  # two different models
 
 

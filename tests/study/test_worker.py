@@ -130,3 +130,13 @@ def test_a_failure_after_training_is_logged_beside_the_run(tmp_path, rmd17_dir, 
     result = run_task(make_task(run_dir, rmd17_dir) | {"symmetry": False})
     assert not result["ok"] and result["error"] == "RuntimeError: timer broke"
     assert "timer broke" in (run_dir / ERROR_LOG).read_text()
+
+
+def test_the_progress_line_says_where_each_run_spent_its_time():
+    from equilens.study.run import _steps_text
+
+    seconds = {"data": 0.7, "train": 80.4, "evaluate": 2.13, "analyze": 9.0}
+    assert (_steps_text(["train", "evaluate", "analyze"], seconds)
+            == "train 80 s, evaluate 2.1 s, analyze 9.0 s")
+    assert _steps_text(["resume", "symmetry"], {"train": 12.0}) == "resume 12 s, symmetry"
+    assert _steps_text([], {}) == "nothing to do"

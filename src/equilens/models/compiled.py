@@ -12,9 +12,10 @@ symbolically and compiled with ``dynamic=True``: batches of other sizes reuse th
 One graph per kind of call (forces or not; edge geometry from the batch or computed;
 edges in paired order or not; train or eval mode), traced and compiled on first use
 (``torch.compile`` specialises sizes 0 and 1, so a batch of one frame compiles once more).
-A process keeps what it compiled, by the traced graph's code and constants
-(:func:`fingerprint`): a later model whose graph is the same function (another seed of a
-study, another molecule with as many elements) is traced again but not compiled again.
+A process keeps what it compiled: a later model built the same way (:func:`structure`:
+modules, attributes, weight shapes; another seed of a study) reuses the graph without
+tracing it, and one whose traced graph is the same function (:func:`fingerprint`, another
+molecule with as many elements) is traced but not compiled again.
 Compiling a graph took 1-5 minutes on a loaded 2-core CPU the first time and 10-40 s in
 later processes, from TorchInductor's on-disk cache (benchmarks/results/profile-2026-12-02.md).
 Where compiling fails (no C++ compiler, an unsupported platform), a one-line message goes
@@ -135,8 +136,47 @@ def fingerprint(graph: torch.fx.GraphModule) -> str:
     return digest.hexdigest()
 
 
-#: This process's compiled graphs by :func:`fingerprint`.
+#: This process's compiled graphs by :func:`fingerprint`, and by :func:`structure`.
 _COMPILED: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {}
+_BY_STRUCTURE: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {}
+
+
+def structure(model: torch.nn.Module, batch: dict[str, torch.Tensor], key: tuple) -> str:
+    """A hash of everything a trace of ``model`` on ``batch`` for the kind of call ``key``
+    can depend on besides the values of the weights, buffers and batch: each module's
+    class and attributes (tensors that are not weights by value, anything else by
+    ``repr``, so an attribute shown by address never matches), the names, shapes, dtypes
+    and devices of weights and buffers, and the batch entries' dtypes and devices. Two
+    models with the same structure trace to the same graph."""
+    digest = hashlib.sha256(repr(key).encode())
+    for k in INPUT_KEYS:
+        digest.update(f"{k} {batch[k].dtype} {batch[k].device}".encode())
+    for name, module in model.named_modules():
+        digest.update(f"\n{name} {type(module).__module__}.{type(module).__qualname__}".encode())
+        for attr, value in sorted(vars(module).items()):
+            if attr == "_modules":
+                continue  # the children come next in named_modules
+            if attr in ("_parameters", "_buffers"):
+                value = {n: None if t is None else (t.dtype, tuple(t.shape), t.device,
+                                                    t.requires_grad) for n, t in value.items()}
+            if isinstance(value, torch.Tensor):
+                digest.update(f"{attr} {value.dtype} {tuple(value.shape)}".encode())
+                digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy()
+                              .tobytes())
+            else:
+                digest.update(f"{attr} {value!r}".encode())
+    return digest.hexdigest()
+
+
+def compiled_for(model: EGNN, batch: dict[str, torch.Tensor],
+                 key: tuple[bool, bool, bool, bool]) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """The compiled graph of ``model`` for the kind of call ``key`` (forces, cached geometry,
+    paired edges, eval mode): what this process compiled for a model of the same
+    :func:`structure`, else traced on ``batch`` and compiled (:func:`compile_graph`)."""
+    shape = structure(model, batch, key)
+    if shape not in _BY_STRUCTURE:
+        _BY_STRUCTURE[shape] = compile_graph(trace(model, batch, *key))
+    return _BY_STRUCTURE[shape]
 
 
 def compile_graph(graph: torch.fx.GraphModule) -> Callable[..., tuple[torch.Tensor, ...]]:
@@ -180,7 +220,7 @@ class CompiledEGNN:
         first = key not in self.graphs
         try:
             if first:
-                self.graphs[key] = compile_graph(trace(self.model, batch, *key))
+                self.graphs[key] = compiled_for(self.model, batch, key)
             outputs = self._run(self.graphs[key], batch, cached, training)
         except Exception as err:  # any compiler failure: run eagerly
             if not first:

@@ -183,8 +183,22 @@ def _line(task: dict[str, Any], result: dict[str, Any], k: int, n: int) -> str:
     steps = result.get("steps") or []
     if result.get("trained_epochs"):
         parts.append(f"{result['trained_epochs']} epoch(s) trained;")
-    parts.append(f"{', '.join(steps) or 'nothing to do'} in {result['time_s']:.0f} s")
+    parts.append(f"{_steps_text(steps, result.get('step_s') or {})} in "
+                 f"{result['time_s']:.0f} s")
     return " ".join(parts)
+
+
+def _steps_text(steps: list[str], seconds: dict[str, float]) -> str:
+    """``train 80 s, evaluate 2.1 s, ...``: the steps done and the wall seconds of each."""
+    if not steps:
+        return "nothing to do"
+    timed = {"resume": "train"}
+    return ", ".join(f"{s} {_seconds(seconds[timed.get(s, s)])}" if timed.get(s, s) in seconds
+                     else s for s in steps)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
 def _energy_mae(path: Path) -> float | None:
