@@ -181,11 +181,12 @@ class TrainingConfig(_Section):
     dtype: Annotated[str, _one_of("float32", "float64")] = "float32"
     #: Compile the egnn's training steps and validation with torch.compile (TorchInductor),
     #: energies and forces traced into one graph (models.compiled): the same function;
-    #: on a 2-core CPU steps 1.3-1.4x faster energy-only, 1.6-1.9x with forces, for 1-6
-    #: minutes of compiling in the first run and 10-40 s once TorchInductor's on-disk
-    #: cache holds the graphs (benchmarks/results/profile-2026-12-02.md). Other models,
-    #: periodic data and the stress run eagerly, and so does everything when compiling
-    #: fails (one line in the log).
+    #: at one thread 1.4-2.7x faster steps (benchmarks/results/roofline-2026-12-02-vm-1-
+    #: threads-compiled.md); compiling made the first epoch of aspirin 61 s instead of
+    #: about 1 s with TorchInductor's on-disk cache empty, 5-8 s with it warm, and a
+    #: process reuses what it compiled for later models of the same structure. On in the
+    #: seed, long and foundation presets. Other models, periodic data and the stress run
+    #: eagerly, and so does everything when compiling fails (one line in the log).
     compile: bool = False
 
 
