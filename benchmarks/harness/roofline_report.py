@@ -161,12 +161,18 @@ def _reading(report: Report) -> str:
             f"{_pct(p['self_s_per_step']['aten'], wall)} of the wall time "
             f"({p['aten_s_per_step_at_median'] * ms:.2f} ms with every call at its operator's "
             f"median), the autograd engine's "
-            f"{_pct(p['self_s_per_step']['autograd engine'], wall)}, time outside any recorded "
+            f"{_pct(p['self_s_per_step']['autograd engine'], wall)}, "
+            + (f"TorchInductor's compiled kernels "
+               f"{_pct(p['self_s_per_step']['compiled kernels'], wall)}, "
+               if report["settings"].get("compiled") else "")
+            + f"time outside any recorded "
             f"event {_pct(p['outside_events_s_per_step'], wall)}; "
             f"{_pct(p['short_calls_per_step'], p['aten_calls_per_step'])} of operator calls take "
-            f"under {p['short_us']:g} µs. {c['counts']['calls_per_step']:.0f} calls at the "
-            f"tiny-operator floor take {c['op_floor_s'] * ms:.2f} ms "
-            f"({_pct(c['op_floor_s'], c['median_step_s'])} of the measured step).")
+            f"under {p['short_us']:g} µs."
+            + ("" if report["settings"].get("compiled") else
+               f" {c['counts']['calls_per_step']:.0f} calls at the tiny-operator floor take "
+               f"{c['op_floor_s'] * ms:.2f} ms ({_pct(c['op_floor_s'], c['median_step_s'])} of "
+               "the measured step)."))
     return "\n".join(lines)
 
 
@@ -218,7 +224,9 @@ def _time(report: Report) -> str:
          lambda c: c["profile"]["outside_events_s_per_step"] * ms),
         ("operator calls under the short threshold (self time)",
          lambda c: c["profile"]["short_self_s_per_step"] * ms),
-        ("dispatched calls × tiny-operator floor", lambda c: c["op_floor_s"] * ms),
+        ("dispatched calls × tiny-operator floor"
+         + (" (the eager step's calls)" if report["settings"].get("compiled") else ""),
+         lambda c: c["op_floor_s"] * ms),
         ("roofline bound", lambda c: c["roofline"]["bound_s"] * ms),
     ]
     body = [[title] + [f"{f(c):.3f}" for c in cases] for title, f in rows]

@@ -78,6 +78,10 @@ def test_compiled_step_is_timed_compiled_and_counted_eagerly(report, rmd17_dir, 
     (case,) = compiled["cases"]
     assert case["counts"]["flops_per_step"] == report["cases"][0]["counts"]["flops_per_step"]
     assert "compiled one" in render(compiled) and "compiled one" not in render(report)
+    # the eager step's operator calls are not the compiled step's: no floor in its reading
+    assert "calls at the tiny-operator floor" in render(report)
+    assert "calls at the tiny-operator floor" not in render(compiled)
+    assert "TorchInductor's compiled kernels" in render(compiled).split("## Reading")[1]
     assert case["profile"]["self_s_per_step"]["compiled kernels"] > 0
     assert report["cases"][0]["profile"]["self_s_per_step"]["compiled kernels"] == 0
 
