@@ -11,7 +11,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from equilens.data import GraphDataset, TypeMap, edge_features, keys, read_rmd17_npz
 from equilens.models import build_model, energy_and_forces
 from equilens.models import compiled as compiled_module
-from equilens.models.compiled import CompiledEGNN, fingerprint, trace, without_detach
+from equilens.models.compiled import CompiledEGNN, fingerprint, structure, trace, without_detach
 
 CUTOFF = 4.0
 
@@ -186,12 +186,27 @@ def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeyp
     assert (results[0] - results[1]).abs().max() > 1e-3  # two different models
 
 
-def test_the_fingerprint_sees_constants_the_code_does_not_show():
-    """A tensor constant of the graph is part of what it computes."""
+@pytest.mark.parametrize("shape", [(2,), ()])
+def test_the_fingerprint_sees_constants_the_code_does_not_show(shape):
+    """A tensor constant of the graph (a vector, or a scalar of no dimension) is part of
+    what it computes."""
     def make(value: float) -> torch.fx.GraphModule:
-        constant = torch.tensor([value, 2.0])
+        constant = torch.full(shape, value)
         return make_fx(lambda x: x * constant)(torch.ones(2))
 
     assert make(1.0).code == make(3.0).code
     assert fingerprint(make(1.0)) == fingerprint(make(1.0))
     assert fingerprint(make(1.0)) != fingerprint(make(3.0))
+
+
+def test_the_structure_sees_plain_tensor_attributes_by_value(data):
+    """A tensor attribute that is no weight (here a scalar of no dimension) is traced as a
+    constant: models that differ in it differ in structure; the weights' values do not."""
+    batch, key = data.batch(torch.arange(2)), (True, False, True, False)
+    models = [_model(data) for _ in range(3)]
+    for model, value in zip(models, (1.0, 1.0, 2.0)):
+        model.extra = torch.tensor(value)
+    with torch.no_grad():
+        models[1].embed.add_(1.0)
+    shapes = [structure(m, batch, key) for m in models]
+    assert shapes[0] == shapes[1] != shapes[2]

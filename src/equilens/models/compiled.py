@@ -118,21 +118,25 @@ def without_detach(graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
     return graph
 
 
+def _add(digest: hashlib._Hash, label: str, value: object) -> None:
+    """Add ``value`` under ``label`` to ``digest``: a tensor by dtype, shape and bytes (any
+    number of dimensions, none included), anything else by ``repr``."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().contiguous()
+        digest.update(f"{label} {value.dtype} {tuple(value.shape)}".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    else:
+        digest.update(f"{label} {value!r}".encode())
+
+
 def fingerprint(graph: torch.fx.GraphModule) -> str:
     """What the traced ``graph`` computes: a hash of its code and of every constant it reads
     (``get_attr`` nodes: tensors by dtype, shape and bytes). Two graphs with the same
     fingerprint are the same function of their arguments (weights, buffers, batch)."""
     digest = hashlib.sha256(graph.code.encode())
     for node in graph.graph.nodes:
-        if node.op != "get_attr":
-            continue
-        value = operator.attrgetter(node.target)(graph)
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu()
-            digest.update(f"{node.target} {value.dtype} {tuple(value.shape)}".encode())
-            digest.update(value.contiguous().view(torch.uint8).numpy().tobytes())
-        else:
-            digest.update(f"{node.target} {value!r}".encode())
+        if node.op == "get_attr":
+            _add(digest, node.target, operator.attrgetter(node.target)(graph))
     return digest.hexdigest()
 
 
@@ -159,12 +163,7 @@ def structure(model: torch.nn.Module, batch: dict[str, torch.Tensor], key: tuple
             if attr in ("_parameters", "_buffers"):
                 value = {n: None if t is None else (t.dtype, tuple(t.shape), t.device,
                                                     t.requires_grad) for n, t in value.items()}
-            if isinstance(value, torch.Tensor):
-                digest.update(f"{attr} {value.dtype} {tuple(value.shape)}".encode())
-                digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy()
-                              .tobytes())
-            else:
-                digest.update(f"{attr} {value!r}".encode())
+            _add(digest, attr, value)
     return digest.hexdigest()
 
 
