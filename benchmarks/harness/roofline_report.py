@@ -176,33 +176,32 @@ def _reading(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _flops(report: Report) -> str:
+def _case_table(report: Report, first: str, what: str, names, cell) -> str:
+    """A table with one row per name and one column per case: ``cell(case, name)``;
+    ``what`` says what a cell holds."""
     cases = report["cases"]
-    headers = ["category"] + [f"{_name(c)}: MFLOP (share) · MB · calls" for c in cases]
-    rows = []
-    for cat in CATEGORIES:
-        cells = []
-        for c in cases:
-            t, total = c["counts"]["by_category"][cat], c["counts"]["flops_per_step"]
-            cells.append(f"{t['flops'] / 1e6:.2f} ({_pct(t['flops'], total)}) · "
-                         f"{t['bytes'] / 1e6:.2f} · {t['calls']:.0f}")
-        rows.append([cat] + cells)
-    return "## Where the FLOP go, per step (by kind of operator)\n\n" + table(headers, rows)
+    headers = [first] + [f"{_name(c)}: {what}" for c in cases]
+    return table(headers, [[name] + [cell(c, name) for c in cases] for name in names])
+
+
+def _flops(report: Report) -> str:
+    def cell(c, cat):
+        t, total = c["counts"]["by_category"][cat], c["counts"]["flops_per_step"]
+        return (f"{t['flops'] / 1e6:.2f} ({_pct(t['flops'], total)}) · "
+                f"{t['bytes'] / 1e6:.2f} · {t['calls']:.0f}")
+
+    return ("## Where the FLOP go, per step (by kind of operator)\n\n"
+            + _case_table(report, "category", "MFLOP (share) · MB · calls", CATEGORIES, cell))
 
 
 def _phases(report: Report) -> str:
-    cases = report["cases"]
-    headers = ["phase"] + [f"{_name(c)}: MFLOP · MB · calls" for c in cases]
-    rows = []
-    for phase in PHASES:
-        cells = []
-        for c in cases:
-            t = c["counts"]["by_phase"].get(phase, {"flops": 0, "bytes": 0, "calls": 0})
-            cells.append(f"{t['flops'] / 1e6:.2f} · {t['bytes'] / 1e6:.2f} · {t['calls']:.0f}")
-        rows.append([phase] + cells)
+    def cell(c, phase):
+        t = c["counts"]["by_phase"].get(phase, {"flops": 0, "bytes": 0, "calls": 0})
+        return f"{t['flops'] / 1e6:.2f} · {t['bytes'] / 1e6:.2f} · {t['calls']:.0f}"
+
     return ("## Per phase of the step\n\n\"forward\" includes the force derivative with "
             "forces; \"backward\" is the loss's backward pass (and `zero_grad`).\n\n"
-            + table(headers, rows))
+            + _case_table(report, "phase", "MFLOP · MB · calls", PHASES, cell))
 
 
 def _time(report: Report) -> str:

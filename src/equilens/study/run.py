@@ -192,9 +192,11 @@ def _steps_text(steps: list[str], seconds: dict[str, float]) -> str:
     """``train 80 s, evaluate 2.1 s, ...``: the steps done and the wall seconds of each."""
     if not steps:
         return "nothing to do"
-    timed = {"resume": "train"}
-    return ", ".join(f"{s} {_seconds(seconds[timed.get(s, s)])}" if timed.get(s, s) in seconds
-                     else s for s in steps)
+    parts = []
+    for step in steps:
+        spent = seconds.get("train" if step == "resume" else step)  # resuming is training
+        parts.append(step if spent is None else f"{step} {_seconds(spent)}")
+    return ", ".join(parts)
 
 
 def _seconds(value: float) -> str:
