@@ -118,3 +118,25 @@ def test_mean_predictor_on_several_compositions_is_per_element(rmd17_dir):
     np.testing.assert_allclose(pred[20:], tol.energy[:40].mean(), rtol=1e-9)
     one = mean_predictor(eth.subset(np.arange(40)), eth.subset(np.arange(40, 60)))
     assert (one == eth.energy[:40].mean()).all()
+
+
+def test_kernel_ridge_search_is_kept_and_reused(ethanol, tmp_path, monkeypatch):
+    """With a cache folder the (alpha, gamma) search runs once per training set: a second
+    fit on the same frames reads the stored choice and gives the same model; other frames
+    search again; an unreadable entry is searched again and overwritten."""
+    from equilens.training import baselines
+
+    first = fit_kernel_ridge(ethanol.train, cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("krr_*.json")
+    monkeypatch.setattr(baselines, "loo_mae", lambda *a: pytest.fail("searched again"))
+    again = Floors.fit(ethanol.train, cache_dir=tmp_path).kernel_ridge
+    assert (again.alpha, again.gamma, again.cv_mae_kcal) == (
+        first.alpha, first.gamma, first.cv_mae_kcal)
+    np.testing.assert_array_equal(again.predict(ethanol.test), first.predict(ethanol.test))
+    monkeypatch.undo()
+    other = fit_kernel_ridge(ethanol.test, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("krr_*.json"))) == 2
+    entry.write_text("{not json")
+    redone = fit_kernel_ridge(ethanol.train, cache_dir=tmp_path)
+    assert (redone.alpha, redone.gamma) == (first.alpha, first.gamma)
+    assert '"alpha"' in entry.read_text() and other.alpha in KRR_ALPHAS

@@ -83,11 +83,14 @@ class RunData:
     first use and then shared by every step of the run (train, evaluate test and
     validation, inference timing, symmetry checks, latent analysis).
 
-    ``step_s`` receives the wall seconds of building them (``data``, ``floors``, ``load``).
+    ``step_s`` receives the wall seconds of building them (``data``, ``floors``, ``load``);
+    ``cache_dir``: the study's cache (the floors' kernel ridge search is kept there), or None.
     """
 
-    def __init__(self, run_dir: Path, config: Any, device: str, step_s: dict[str, float]):
+    def __init__(self, run_dir: Path, config: Any, device: str, step_s: dict[str, float],
+                 cache_dir: str | None = None):
         self.run_dir, self.config, self.device, self.step_s = run_dir, config, device, step_s
+        self.cache_dir = cache_dir
 
     @cached_property
     def experiment(self) -> Any:
@@ -141,7 +144,7 @@ class RunData:
 
         train = self.experiment.splits.train
         with _timed(self.step_s, "floors"):
-            return Floors.fit(train)
+            return Floors.fit(train, cache_dir=self.cache_dir)
 
 
 @contextmanager
@@ -166,7 +169,7 @@ def _run_steps(task: dict[str, Any], steps: list[str], result: dict[str, Any]) -
 
         write_text(run_dir / rundir.CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
     times: dict[str, float] = result["step_s"]
-    data = RunData(run_dir, config, device, times)
+    data = RunData(run_dir, config, device, times, task.get("cache_dir"))
 
     def step(name: str, action: Any) -> None:
         with _timed(times, name):

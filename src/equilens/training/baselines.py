@@ -8,12 +8,20 @@ frames share one atom list (an MD trajectory); otherwise they are None.
 
 Kernel ridge regression (Gaussian or Laplacian kernel on standardised 1/r_ij, energies
 standardised) takes its regularisation ``alpha`` and kernel width ``gamma`` from the
-leave-one-out MAE on the training frames.
+leave-one-out MAE on the training frames. That search (one eigendecomposition of the
+n × n kernel per width) is most of a floor's cost; with a ``cache_dir`` its choice is kept
+under a key hashed from the training features, energies, kernel and grids, so that every
+run trained on the same frames (the models of one study seed) searches once and refits
+the same model from the stored choice.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
@@ -24,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 
 from equilens.data import Frames
 from equilens.errors import ConfigError
+from equilens.io import write_json
 
 #: Names of the floors, as keys of test_metrics.json and of ``predictions/<split>.npz``.
 FLOORS = ("mean_predictor", "ridge_inverse_distances", "kernel_ridge")
@@ -32,6 +41,8 @@ KERNELS = ("rbf", "laplacian")
 #: Grids of the cross-validation; ``gamma`` in units of 1 / (number of atom pairs).
 KRR_ALPHAS = np.logspace(-12, 0, 13)
 KRR_GAMMAS = np.logspace(-3, 1, 9)
+#: Bumped whenever the search changes, so that stored choices are not reused.
+KRR_CACHE_VERSION = 1
 #: Above this many training frames kernel ridge is not fitted (memory grows as n², time
 #: as n³: one eigendecomposition of the n × n kernel per gamma).
 KRR_MAX_TRAIN = 2000
@@ -149,38 +160,72 @@ def loo_mae(kernel: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> np.ndarray
     return out
 
 
-def fit_kernel_ridge(train: Frames, kernel: str = "rbf") -> KernelRidgeFloor:
+def fit_kernel_ridge(train: Frames, kernel: str = "rbf",
+                     cache_dir: str | Path | None = None) -> KernelRidgeFloor:
     """Kernel ridge of energy on standardised 1/r_ij, (alpha, gamma) by leave-one-out CV.
 
     Features and energies are standardised on the training frames; every (alpha, gamma)
     of :data:`KRR_ALPHAS` × :data:`KRR_GAMMAS` / n_pairs is scored by its exact
     leave-one-out MAE (:func:`loo_mae`), and the best pair refits scikit-learn's
     ``KernelRidge`` on all training frames. Deterministic. The training frames must be
-    uniform (one molecule).
+    uniform (one molecule). ``cache_dir``: where the chosen pair is kept and looked up
+    (see the module docstring), or None.
     """
-    import time
-
-    from sklearn.metrics.pairwise import pairwise_kernels
-
     if kernel not in KERNELS:
         raise ConfigError(f"kernel '{kernel}' is not one of {', '.join(KERNELS)}")
     t0 = time.perf_counter()
     x = inverse_distances(train)
+    path = (None if cache_dir is None
+            else Path(cache_dir) / f"krr_{_krr_key(x, train.energy, kernel)}.json")
+    choice = _read_choice(path)
+    if choice is None:
+        choice = _search(x, train.energy, kernel)
+        if path is not None:
+            write_json(path, choice)
+    model = TransformedTargetRegressor(
+        regressor=Pipeline([("scale", StandardScaler()),
+                            ("krr", KernelRidge(alpha=choice["alpha"], kernel=kernel,
+                                                gamma=choice["gamma"]))]),
+        transformer=StandardScaler())
+    model.fit(x, train.energy)
+    return KernelRidgeFloor(model, kernel, choice["alpha"], choice["gamma"],
+                            choice["cv_mae_kcal"], time.perf_counter() - t0)
+
+
+def _search(x: np.ndarray, energy: np.ndarray, kernel: str) -> dict[str, float]:
+    """The (alpha, gamma) of least leave-one-out MAE on (n, n_pairs) 1/r_ij and (n,)
+    kcal/mol: ``{"alpha", "gamma", "cv_mae_kcal"}``."""
+    from sklearn.metrics.pairwise import pairwise_kernels
+
     xs = StandardScaler().fit_transform(x)
-    y_std = float(train.energy.std()) or 1.0
-    ys = (train.energy - train.energy.mean()) / y_std
+    y_std = float(energy.std()) or 1.0
+    ys = (energy - energy.mean()) / y_std
     gammas = KRR_GAMMAS / x.shape[1]
     scores = np.array([loo_mae(pairwise_kernels(xs, metric=kernel, gamma=g), ys, KRR_ALPHAS)
                        for g in gammas])
     i, j = np.unravel_index(np.argmin(scores), scores.shape)
-    alpha, gamma = float(KRR_ALPHAS[j]), float(gammas[i])
-    model = TransformedTargetRegressor(
-        regressor=Pipeline([("scale", StandardScaler()),
-                            ("krr", KernelRidge(alpha=alpha, kernel=kernel, gamma=gamma))]),
-        transformer=StandardScaler())
-    model.fit(x, train.energy)
-    return KernelRidgeFloor(model, kernel, alpha, gamma, float(scores[i, j]) * y_std,
-                            time.perf_counter() - t0)
+    return {"alpha": float(KRR_ALPHAS[j]), "gamma": float(gammas[i]),
+            "cv_mae_kcal": float(scores[i, j]) * y_std}
+
+
+def _krr_key(x: np.ndarray, energy: np.ndarray, kernel: str) -> str:
+    h = hashlib.sha256(f"v{KRR_CACHE_VERSION}|{kernel}|{x.shape}|".encode())
+    for array in (x, energy, KRR_ALPHAS, KRR_GAMMAS):
+        h.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    return h.hexdigest()[:24]
+
+
+def _read_choice(path: Path | None) -> dict[str, float] | None:
+    """A stored choice, or None (no cache, no entry, or an unreadable one: searched again
+    and overwritten)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text())
+        choice = {k: float(found[k]) for k in ("alpha", "gamma", "cv_mae_kcal")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return choice if all(np.isfinite(v) for v in choice.values()) else None
 
 
 @dataclass
@@ -196,11 +241,13 @@ class Floors:
     kernel_ridge: KernelRidgeFloor | None = None
 
     @classmethod
-    def fit(cls, train: Frames) -> Floors:
-        """Fit the floors on ``train`` (kernel ridge: a few seconds on 1000 frames)."""
+    def fit(cls, train: Frames, cache_dir: str | Path | None = None) -> Floors:
+        """Fit the floors on ``train`` (kernel ridge: a few seconds on 1000 frames, its
+        search kept in ``cache_dir`` if given: see :func:`fit_kernel_ridge`)."""
         regressions = train.uniform and len(train) >= 2
         ridge = _fit_ridge(train) if regressions else None
-        krr = fit_kernel_ridge(train) if regressions and len(train) <= KRR_MAX_TRAIN else None
+        krr = (fit_kernel_ridge(train, cache_dir=cache_dir)
+               if regressions and len(train) <= KRR_MAX_TRAIN else None)
         return cls(train, ridge, krr)
 
     def predict(self, target: Frames) -> dict[str, np.ndarray | None]:
