@@ -28,6 +28,7 @@ from collections.abc import Callable
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from harness.flops import MATMUL
 from harness.step import synchronize
 
 US = 1e-6
@@ -64,7 +65,8 @@ def summarise(prof, wall_s: float, steps: int, short_us: float = 10.0, top: int 
     """Per-step seconds by kind of event, the ``top`` aten operators by self time (mean
     and median µs per call, device time on CUDA), the aten calls whose self time is under
     ``short_us`` µs (count and time), and the aten self time with every call at its
-    operator's median (an estimate that a few preempted calls do not inflate)."""
+    operator's median (an estimate that a few preempted calls do not inflate), and the
+    self time of the matmul operators (``harness.flops.MATMUL``)."""
     events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
     self_s = dict.fromkeys(KINDS, 0.0)
     per_op: dict[str, list[float]] = defaultdict(list)  # self seconds of each call
@@ -90,6 +92,8 @@ def summarise(prof, wall_s: float, steps: int, short_us: float = 10.0, top: int 
         "outside_events_s_per_step": outside / steps,
         "aten_calls_per_step": aten_calls / steps,
         "aten_s_per_step_at_median": at_median / steps,
+        "matmul_s_per_step": sum(sum(calls) for name, calls in per_op.items()
+                                 if name.removeprefix("aten::") in MATMUL) / steps,
         "top_ops": [{"name": name, "calls_per_step": len(calls) / steps,
                      "self_s_per_step": sum(calls) / steps,
                      "us_per_call": sum(calls) / len(calls) / US,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.flops import CATEGORIES
+from harness.flops import CATEGORIES, MATMUL
 from harness.output import code_block, machine_section, number, table
 from harness.step import PHASES
 from harness.variants import EQUILENS_SPEC
@@ -172,8 +172,28 @@ def _reading(report: Report) -> str:
             + ("" if report["settings"].get("compiled") else
                f" {c['counts']['calls_per_step']:.0f} calls at the tiny-operator floor take "
                f"{c['op_floor_s'] * ms:.2f} ms ({_pct(c['op_floor_s'], c['median_step_s'])} of "
-               "the measured step)."))
+               "the measured step).")
+            + _matmul_reading(c, report["capability"]["flops_per_s"]))
     return "\n".join(lines)
+
+
+def _matmul_reading(case: dict, peak: float) -> str:
+    """One sentence: the matmuls' FLOP, their self time under the profiler and the rate it
+    gives, and what the rest of the profiled step carries."""
+    p, flops = case["profile"], case["counts"]["by_category"].get("matmul", {}).get("flops", 0.0)
+    matmul_s = p.get("matmul_s_per_step")
+    if matmul_s is None:  # records written before the profile kept it: its top operators
+        matmul_s = sum(o["self_s_per_step"] for o in p["top_ops"]
+                       if o["name"].removeprefix("aten::") in MATMUL)
+    if not flops or not matmul_s:
+        return ""
+    rest = p["wall_s_per_step"] - matmul_s
+    other = case["counts"]["flops_per_step"] - flops
+    return (f" Its matmuls ({flops / 1e6:.1f} MFLOP, "
+            f"{_pct(flops, case['counts']['flops_per_step'])} of the FLOP) take "
+            f"{matmul_s * ms:.2f} ms of self time, {number(flops / matmul_s / 1e9)} GFLOP/s "
+            f"({_pct(flops / matmul_s, peak)} of the peak); the other {rest * ms:.2f} ms of "
+            f"the profiled step carry {other / 1e6:.1f} MFLOP.")
 
 
 def _case_table(report: Report, first: str, what: str, names, cell) -> str:

@@ -8,6 +8,7 @@ import json
 import pytest
 import roofline
 import torch
+from harness.output import number
 from harness.peers_report import _memory
 from harness.roofline_report import render
 
@@ -64,6 +65,22 @@ def test_the_report_renders_from_the_record_alone(report):
     assert "GPU kernel ms/step" not in text
     on_gpu = {**report, "settings": {**report["settings"], "device": "cuda:0 (some GPU)"}}
     assert "GPU kernel ms/step" in render(on_gpu)
+
+
+def test_the_reading_gives_the_matmuls_rate_from_their_self_time(report):
+    """The matmul operators' self time is part of the profile's aten time, and the reading's
+    rate is their counted FLOP over it (also for a record without the field: its top
+    operators)."""
+    reading = render(report).split("## Reading")[1]
+    for case in report["cases"]:
+        p = case["profile"]
+        assert 0 < p["matmul_s_per_step"] <= p["self_s_per_step"]["aten"]
+        rate = case["counts"]["by_category"]["matmul"]["flops"] / p["matmul_s_per_step"] / 1e9
+        assert f"{number(rate)} GFLOP/s" in reading
+    old = json.loads(json.dumps(report))
+    for case in old["cases"]:
+        del case["profile"]["matmul_s_per_step"]
+    assert render(old).count("Its matmuls") == len(report["cases"])
 
 
 def test_compiled_step_is_timed_compiled_and_counted_eagerly(report, rmd17_dir, tmp_path):
