@@ -45,15 +45,18 @@ def main() -> None:
         models.append(exp.new_model())
     batches = training_batches(models[0], exp, args.forces, args.batch)
     compiled = CompiledEGNN(models[1])
-    runs = [lambda b: energy_and_forces(models[0], b, forces=args.forces, training=True),
-            lambda b: compiled(b, forces=args.forces, training=True)]
     optimizers = [torch.optim.Adam(m.parameters(), lr=1e-3, fused=True) for m in models]
-    params = [[p for p in m.parameters() if p.requires_grad] for m in models]
+    params = [p for p in models[0].parameters() if p.requires_grad]
 
     def step(k: int, batch: dict[str, torch.Tensor]) -> None:
-        loss = _loss(runs[k](batch), batch, models[k].scale_shift.scale, cfg.training)
-        optimizers[k].zero_grad(set_to_none=True)
-        loss.backward(inputs=params[k])
+        if k == 1:  # as the trainer: forward, loss and backward in one compiled graph
+            compiled.train_step(batch, forces=args.forces, loss_key=(cfg.training.loss,),
+                                loss=lambda o, b, s: _loss(o, b, s, cfg.training))
+        else:
+            out = energy_and_forces(models[0], batch, forces=args.forces, training=True)
+            loss = _loss(out, batch, models[0].scale_shift.scale, cfg.training)
+            optimizers[0].zero_grad(set_to_none=True)
+            loss.backward(inputs=params)
         optimizers[k].step()
 
     t0 = time.perf_counter()

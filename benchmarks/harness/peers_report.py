@@ -122,9 +122,11 @@ def _protocol(report: Report) -> str:
     ]
     if "equilens-compiled" in report["variants"]:
         lines.append(
-            "- equilens egnn (compiled): the same model, batches, loss and optimiser, with energy "
-            "and forces run through `CompiledEGNN` (make_fx + `torch.compile(dynamic=True)`), as "
-            "the trainer with `training.compile: true` and `predict(compiled=...)`; its warm-up "
+            "- equilens egnn (compiled): the same model, batches, loss and optimiser, through "
+            "`CompiledEGNN` (make_fx + `torch.compile(dynamic=True)`): a training step's forward "
+            "pass, loss and backward as one graph (`CompiledEGNN.train_step`), inference's energy "
+            "and forces as another, as the trainer with `training.compile: true` and "
+            "`predict(compiled=...)`; its warm-up "
             "epoch or pass includes compiling (section 5). Ratio columns divide eager and "
             "compiled equilens alike by each peer.")
     if s["device"] == "cuda":

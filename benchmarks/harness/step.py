@@ -51,15 +51,17 @@ class StepSetup:
 
     def step(self, batch: Any, mark: Callable[[str], None] = _no_mark) -> None:
         """One training step, as ``workers/common.py``'s ``train_step``; ``mark(phase)``
-        is called as each phase starts."""
+        is called as each phase starts (a whole-step call, the compiled variant's, counts
+        as the forward phase)."""
         a = self.adapter
         mark("forward")
-        out = a.forward(self.model, batch, forces=self.forces, training=True)
-        mark("loss")
-        loss = a.loss(self.model, out, batch, self.forces)
-        mark("backward")
-        self.optimizer.zero_grad(set_to_none=True)
-        a.backward(self.model, loss)
+        if not a.whole_step(self.model, batch, self.forces):
+            out = a.forward(self.model, batch, forces=self.forces, training=True)
+            mark("loss")
+            loss = a.loss(self.model, out, batch, self.forces)
+            mark("backward")
+            self.optimizer.zero_grad(set_to_none=True)
+            a.backward(self.model, loss)
         mark("optimiser")
         self.optimizer.step()
 

@@ -87,6 +87,12 @@ class Adapter:
         """The loss's backward pass as the code's trainer runs it (default ``loss.backward()``)."""
         loss.backward()
 
+    def whole_step(self, model: torch.nn.Module, batch: Any, forces: bool) -> bool:
+        """Forward, loss and backward of a training step in one call, if the code's trainer
+        runs them so (the weights' ``.grad`` set, as ``zero_grad`` and ``backward`` do):
+        True when done; False (the default) when the caller runs the three phases."""
+        return False
+
     def before_training(self, model: torch.nn.Module, data: Any, forces: bool) -> None:
         """What the code's own trainer does once before its first epoch (default nothing)."""
 
@@ -132,10 +138,11 @@ def set_threads(n: int) -> None:
 
 def train_step(adapter: Adapter, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                batch: Any, forces: bool) -> None:
-    out = adapter.forward(model, batch, forces=forces, training=True)
-    loss = adapter.loss(model, out, batch, forces)
-    optimizer.zero_grad(set_to_none=True)
-    adapter.backward(model, loss)
+    if not adapter.whole_step(model, batch, forces):
+        out = adapter.forward(model, batch, forces=forces, training=True)
+        loss = adapter.loss(model, out, batch, forces)
+        optimizer.zero_grad(set_to_none=True)
+        adapter.backward(model, loss)
     optimizer.step()
 
 

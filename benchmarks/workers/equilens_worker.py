@@ -97,8 +97,10 @@ class EquilensAdapter(Adapter):
                 "dtype": self.dtype, "loss": "l1 on normalised energy (+ forces), equilens trainer",
                 "optimizer": "Adam(fused=True), as the equilens trainer",
                 "backward": "loss.backward(inputs=weights), as the equilens trainer",
-                **({"compiled": "CompiledEGNN: energy and forces traced with make_fx, "
-                                "torch.compile(dynamic=True), as training.compile"}
+                **({"compiled": "CompiledEGNN: the training step (forward, loss, backward) "
+                                "traced with make_fx into one graph, torch.compile(dynamic=True); "
+                                "inference: energy and forces traced and compiled; as "
+                                "training.compile"}
                    if self.compile else {})}
 
     def backward(self, model, loss):
@@ -132,6 +134,18 @@ class EquilensAdapter(Adapter):
     def loss(self, model, out, batch, forces):
         self.training.forces = forces
         return _loss(out, batch, model.scale_shift.scale, self.training)
+
+    def whole_step(self, model, batch, forces):
+        # As the trainer with training.compile: forward, loss and backward in one graph.
+        if self.compiled is None:
+            return False
+        t_cfg = self.training
+        t_cfg.forces = forces
+        self.compiled.train_step(batch, forces=forces,
+                                 loss=lambda out, b, scale: _loss(out, b, scale, t_cfg),
+                                 loss_key=(t_cfg.loss, forces, t_cfg.energy_weight,
+                                           t_cfg.force_weight))
+        return True
 
     def optimizer(self, model, lr):
         # As equilens's trainer: one fused kernel for all parameters.

@@ -210,3 +210,63 @@ def test_the_structure_sees_plain_tensor_attributes_by_value(data):
         models[1].embed.add_(1.0)
     shapes = [structure(m, batch, key) for m in models]
     assert shapes[0] == shapes[1] != shapes[2]
+
+
+def _loss(square: bool):
+    def loss(out, batch, scale):
+        penalty = torch.square if square else torch.abs
+        value = penalty((out[keys.ENERGY] - batch[keys.ENERGY]) / scale / batch[keys.N_ATOMS])
+        value = value.mean()
+        if keys.FORCES in out:
+            value = value + 3.0 * penalty((out[keys.FORCES] - batch[keys.FORCES]) / scale).mean()
+        return value
+    return loss
+
+
+@pytest.mark.parametrize("forces,square", [(False, False), (True, True)])
+def test_a_compiled_training_step_equals_the_eager_one(data, forces, square):
+    """Loss, outputs and every weight gradient of one compiled step (forward, loss and
+    backward in one graph) against the eager model's loss.backward(), on two batch sizes;
+    a frozen weight gets no gradient in either."""
+    model = _model(data, "egnn:l_max=1,channels=4,layers=2").train()
+    model.radial.freqs.requires_grad_(False)
+    compiled = CompiledEGNN(model, log=pytest.fail)
+    geometry = None if forces else edge_features(data, model.edge_geometry, frames_per_call=3)
+    loss = _loss(square)
+    for index in (torch.tensor([0, 2]), torch.arange(3)):
+        batch = data.batch(index, geometry)
+        value, out = compiled.train_step(batch, forces=forces, loss=loss, loss_key=(square,))
+        got = [p.grad for p in model.parameters()]
+        eager = energy_and_forces(model, batch, forces=forces, training=True)
+        expected = loss(eager, batch, model.scale_shift.scale)
+        for p in model.parameters():
+            p.grad = None
+        expected.backward(inputs=[p for p in model.parameters() if p.requires_grad])
+        torch.testing.assert_close(value, expected.detach(), rtol=1e-10, atol=1e-10)
+        for k in out:
+            torch.testing.assert_close(out[k], eager[k].detach(), rtol=1e-10, atol=1e-10)
+        assert got[[n for n, _ in model.named_parameters()].index("radial.freqs")] is None
+        for g, p in zip(got, model.parameters()):
+            assert (g is None) == (p.grad is None)
+            if g is not None:  # in the weight's layout, which the fused Adam assumes
+                torch.testing.assert_close(g, p.grad, rtol=1e-10, atol=1e-10)
+                assert g.stride() == p.stride()
+    assert len(compiled.steps) == 1 and not compiled.graphs
+
+
+def test_a_training_step_falls_back_to_the_eager_one(data, monkeypatch):
+    """Without a compiler: one line, then the eager step's loss and gradients."""
+    model = _model(data, "egnn:l_max=1,channels=4,layers=2").train()
+    lines = []
+    monkeypatch.setattr(torch, "compile", lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("no C++ compiler")))
+    monkeypatch.setattr(compiled_module, "_COMPILED", {})
+    monkeypatch.setattr(compiled_module, "_STEPS_BY_STRUCTURE", {})
+    compiled = CompiledEGNN(model, log=lines.append)
+    batch = data.batch(torch.arange(3))
+    value, out = compiled.train_step(batch, forces=True, loss=_loss(False), loss_key=(False,))
+    grads = [p.grad.clone() for p in model.parameters()]
+    expected = _loss(False)(energy_and_forces(model, batch, training=True), batch,
+                            model.scale_shift.scale)
+    assert float(value) == pytest.approx(float(expected.detach()), rel=1e-12)
+    assert all(g.abs().sum() > 0 for g in grads) and len(lines) == 1

@@ -9,8 +9,16 @@ so that the traced graph is a first-order function of the weights; ``torch.compi
 then compiles it and its ordinary backward. Sizes (atoms, edges, frames) are traced
 symbolically and compiled with ``dynamic=True``: batches of other sizes reuse the graph.
 
+A training step can go further (:meth:`CompiledEGNN.train_step`): forward pass, loss and
+the loss's gradients to the weights traced together into one graph (``make_fx`` records
+the backward as ordinary operators too), compiled as a function without autograd. One
+call then replaces the forward graph, the autograd engine's walk through the compiled
+backward and the loss's eager operators (1.25-1.6x faster per step than compiling the
+forward pass with its backward, benchmarks/results/profile-2026-12-02.md).
+
 One graph per kind of call (forces or not; edge geometry from the batch or computed;
-edges in paired order or not; train or eval mode), traced and compiled on first use
+edges in paired order or not; train or eval mode; a training step and its loss), traced
+and compiled on first use
 (``torch.compile`` specialises sizes 0 and 1, so a batch of one frame compiles once more).
 A process keeps what it compiled: a later model built the same way (:func:`structure`:
 modules, attributes, weight shapes; another seed of a study) reuses the graph without
@@ -74,6 +82,69 @@ def _energy_function(model: EGNN, names: list[str], forces: bool, cached: bool,
             (grad,) = torch.autograd.grad(out[keys.ENERGY].sum(), pos, create_graph=True)
         return values + (-grad.to(pos.dtype),)
     return fn
+
+
+#: A training loss: (outputs ENERGY[, FORCES], batch with INPUT_KEYS and target_keys, the
+#: model's energy scale ``scale_shift.scale``) -> () tensor.
+Loss = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
+
+
+def target_keys(forces: bool) -> tuple[str, ...]:
+    """The labels a training step's loss reads from the batch: ENERGY[, FORCES]."""
+    return (keys.ENERGY,) + ((keys.FORCES,) if forces else ())
+
+
+def _step_function(model: EGNN, names: list[str], forces: bool, cached: bool, paired: bool,
+                   loss: Loss, trainable: list[bool],
+                   used: list[int]) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """fn(params, buffers, *inputs, *targets) → (loss, ENERGY, ATOMIC_ENERGY[, FORCES],
+    *gradients): one training step of ``model`` without its optimiser update.
+
+    The gradients are those of the loss to the weights flagged in ``trainable`` that it
+    depends on; their indices (into ``params``) are appended to ``used`` while tracing
+    (a weight the loss does not reach gets no gradient, as in ``loss.backward()``).
+    ``targets``: the batch's :func:`target_keys`.
+    """
+    energy = _energy_function(model, names, forces, cached, paired, False)
+    n_inputs = len(INPUT_KEYS) + (len(keys.EDGE_GEOMETRY) if cached else 0)
+    scale_at = names.index("scale_shift.scale") - len(trainable)
+
+    def fn(params: list[torch.Tensor], buffers: list[torch.Tensor],
+           *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        with torch.enable_grad():
+            leaves = [p.detach().requires_grad_(t) for p, t in zip(params, trainable)]
+            values = energy(leaves, buffers, *inputs[:n_inputs])
+            out = dict(zip(output_keys(forces, False), values))
+            labelled = inputs[:len(INPUT_KEYS)] + inputs[n_inputs:]
+            value = loss(out, dict(zip(INPUT_KEYS + target_keys(forces), labelled)),
+                         buffers[scale_at])
+            wanted = [i for i, t in enumerate(trainable) if t]
+            grads = torch.autograd.grad(value, [leaves[i] for i in wanted], allow_unused=True)
+        used[:] = [i for i, g in zip(wanted, grads) if g is not None]
+        return (value, *values, *(g for g in grads if g is not None))
+    return fn
+
+
+def trace_step(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached: bool,
+               paired: bool, loss: Loss) -> tuple[torch.fx.GraphModule, list[int]]:
+    """The graph of :func:`_step_function` traced on ``batch`` (model in training mode,
+    sizes symbolic as in :func:`trace`), and the indices of the weights it returns
+    gradients for."""
+    names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
+    params = list(model.parameters())
+    used: list[int] = []
+    fn = _step_function(model, names, forces, cached, paired, loss,
+                        [p.requires_grad for p in params], used)
+    was_training = model.training
+    model.train(True)
+    try:
+        with fx_config.patch(use_duck_shape=False):
+            graph = make_fx(fn, tracing_mode="symbolic")(
+                [p.detach() for p in params], list(model.buffers()),
+                *_inputs(batch, cached), *[batch[k] for k in target_keys(forces)])
+    finally:
+        model.train(was_training)
+    return without_detach(graph), list(used)
 
 
 def trace(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached: bool,
@@ -140,9 +211,11 @@ def fingerprint(graph: torch.fx.GraphModule) -> str:
     return digest.hexdigest()
 
 
-#: This process's compiled graphs by :func:`fingerprint`, and by :func:`structure`.
+#: This process's compiled graphs by :func:`fingerprint`, and by :func:`structure` (a
+#: training step's with the indices of the weights it returns gradients for).
 _COMPILED: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {}
 _BY_STRUCTURE: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {}
+_STEPS_BY_STRUCTURE: dict[str, tuple[Callable[..., tuple[torch.Tensor, ...]], list[int]]] = {}
 
 
 def structure(model: torch.nn.Module, batch: dict[str, torch.Tensor], key: tuple) -> str:
@@ -178,6 +251,19 @@ def compiled_for(model: EGNN, batch: dict[str, torch.Tensor],
     return _BY_STRUCTURE[shape]
 
 
+def compiled_step_for(model: EGNN, batch: dict[str, torch.Tensor], key: tuple,
+                      loss: Loss) -> tuple[Callable[..., tuple[torch.Tensor, ...]], list[int]]:
+    """The compiled training step of ``model`` for ``key`` (forces, cached geometry, paired
+    edges, the loss's key, the weights' ``requires_grad``) and the indices of the weights
+    it returns gradients for: reused from a model of the same :func:`structure`, else
+    traced (:func:`trace_step`) and compiled."""
+    shape = structure(model, batch, ("step", *key))
+    if shape not in _STEPS_BY_STRUCTURE:
+        graph, used = trace_step(model, batch, *key[:3], loss)
+        _STEPS_BY_STRUCTURE[shape] = (compile_graph(graph), used)
+    return _STEPS_BY_STRUCTURE[shape]
+
+
 def compile_graph(graph: torch.fx.GraphModule) -> Callable[..., tuple[torch.Tensor, ...]]:
     """``torch.compile(graph, dynamic=True)``, or what this process compiled before for a
     graph with the same :func:`fingerprint`."""
@@ -191,6 +277,15 @@ def _inputs(batch: dict[str, torch.Tensor], cached: bool) -> list[torch.Tensor]:
     return [batch[k] for k in INPUT_KEYS + (keys.EDGE_GEOMETRY if cached else ())]
 
 
+def _laid_out_like(grad: torch.Tensor | None, param: torch.Tensor) -> torch.Tensor | None:
+    """``grad`` in the memory layout of ``param``: a compiled graph may return a gradient
+    with other strides (a transposed matmul's result), which ``torch.optim.Adam(fused=True)``
+    reads as if it were laid out as the weight (a wrong update, without an error)."""
+    if grad is None or grad.stride() == param.stride():
+        return grad
+    return torch.empty_like(param).copy_(grad)
+
+
 class CompiledEGNN:
     """``energy_and_forces`` of an EGNN through compiled graphs: the same function of the
     same weights (tests compare energies, forces and weight gradients with the eager
@@ -200,34 +295,47 @@ class CompiledEGNN:
     ATOMIC_ENERGY (n_atoms,) kcal/mol, LATENT (n_frames, channels) when the model is in
     eval mode and, with ``forces``, FORCES (n_atoms, 3) kcal/mol/Å (no NODE_FEATURES);
     ``training=True`` keeps the graph to the weights (for a loss), otherwise the outputs
-    are detached. Periodic batches, and any call after compiling failed, run
-    the eager :func:`~equilens.models.energy_and_forces` (which returns its usual dict).
+    are detached. :meth:`train_step`: a whole training step's loss and gradients. Periodic
+    batches, and any call after compiling failed, run the eager
+    :func:`~equilens.models.energy_and_forces` (which returns its usual dict).
     """
 
     def __init__(self, model: EGNN, log: Callable[[str], None] = print):
         self.model, self.log = model, log
         self.graphs: dict[tuple[bool, bool, bool, bool], Callable[..., tuple[torch.Tensor, ...]]] = {}
+        self.steps: dict[tuple, tuple[Callable[..., tuple[torch.Tensor, ...]], list[int]]] = {}
         self.failed = False
+
+    def _eager(self, batch: dict[str, torch.Tensor]) -> bool:
+        return self.failed or any(k in batch for k in PERIODIC_KEYS)
+
+    def _kind(self, batch: dict[str, torch.Tensor], forces: bool) -> tuple[bool, bool]:
+        """(cached geometry, paired edges) of a call on ``batch``."""
+        src, dst = batch[keys.EDGE_INDEX]
+        cached = not forces and all(k in batch for k in keys.EDGE_GEOMETRY)
+        return cached, paired_half(src, dst) is not None
+
+    def _give_up(self, err: Exception) -> None:
+        """After a failure to trace or compile: one line in the log, eager from now on."""
+        self.failed = True
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        self.log(f"torch.compile unavailable ({type(err).__name__}: {reason}); "
+                 "running the model eagerly")
 
     def __call__(self, batch: dict[str, torch.Tensor], *, forces: bool = True,
                  training: bool = False) -> dict[str, torch.Tensor]:
-        if self.failed or any(k in batch for k in PERIODIC_KEYS):
+        if self._eager(batch):
             return energy_and_forces(self.model, batch, forces=forces, training=training)
-        src, dst = batch[keys.EDGE_INDEX]
-        cached = not forces and all(k in batch for k in keys.EDGE_GEOMETRY)
-        key = (forces, cached, paired_half(src, dst) is not None, not self.model.training)
+        key = (forces, *self._kind(batch, forces), not self.model.training)
         first = key not in self.graphs
         try:
             if first:
                 self.graphs[key] = compiled_for(self.model, batch, key)
-            outputs = self._run(self.graphs[key], batch, cached, training)
+            outputs = self._run(self.graphs[key], batch, cached=key[1], training=training)
         except Exception as err:  # any compiler failure: run eagerly
             if not first:
                 raise
-            self.failed = True
-            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-            self.log(f"torch.compile unavailable ({type(err).__name__}: {reason}); "
-                     "running the model eagerly")
+            self._give_up(err)
             return energy_and_forces(self.model, batch, forces=forces, training=training)
         return dict(zip(output_keys(forces, key[3]), outputs))
 
@@ -238,3 +346,50 @@ class CompiledEGNN:
             return graph(params, buffers, *_inputs(batch, cached))
         with torch.no_grad():
             return graph(params, buffers, *_inputs(batch, cached))
+
+    def train_step(self, batch: dict[str, torch.Tensor], *, forces: bool, loss: Loss,
+                   loss_key: tuple) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One training step of the model (in training mode) without its optimiser update.
+
+        Returns the loss () and the outputs ENERGY, ATOMIC_ENERGY[, FORCES] (detached), and
+        sets the ``.grad`` of every weight that requires one to the loss's gradient (None
+        for a weight the loss does not reach), as ``loss.backward()`` after
+        ``zero_grad(set_to_none=True)``. ``loss``: see :data:`Loss`; ``loss_key``: a
+        hashable that identifies it (what it computes besides its arguments: the kind of
+        loss, its weights), part of the key under which the step's graph is kept.
+        """
+        if self._eager(batch):
+            return self._eager_step(batch, forces, loss)
+        params = list(self.model.parameters())
+        key = (forces, *self._kind(batch, forces), loss_key,
+               tuple(p.requires_grad for p in params))
+        first = key not in self.steps
+        try:
+            if first:
+                self.steps[key] = compiled_step_for(self.model, batch, key, loss)
+            graph, used = self.steps[key]
+            with torch.no_grad():
+                outputs = graph([p.detach() for p in params], list(self.model.buffers()),
+                                *_inputs(batch, key[1]), *[batch[k] for k in target_keys(forces)])
+        except Exception as err:  # any compiler failure: run eagerly
+            if not first:
+                raise
+            self._give_up(err)
+            return self._eager_step(batch, forces, loss)
+        n_out = len(output_keys(forces, False))
+        grads = dict(zip(used, outputs[1 + n_out:]))
+        for i, p in enumerate(params):
+            if p.requires_grad:
+                p.grad = _laid_out_like(grads.get(i), p)
+        return outputs[0], dict(zip(output_keys(forces, False), outputs[1:1 + n_out]))
+
+    def _eager_step(self, batch: dict[str, torch.Tensor], forces: bool,
+                    loss: Loss) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """:meth:`train_step` on the eager model."""
+        out = energy_and_forces(self.model, batch, forces=forces, training=True)
+        value = loss(out, batch, self.model.scale_shift.scale)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        for p in trainable:
+            p.grad = None
+        value.backward(inputs=trainable)
+        return value.detach(), {k: v.detach() for k, v in out.items()}

@@ -257,6 +257,24 @@ def _cached_geometry(model: torch.nn.Module, exp: Experiment, device: torch.devi
             for split in ("train", "val")}
 
 
+def _gradients(state: dict, batch: dict[str, torch.Tensor], scale: torch.Tensor,
+               t_cfg) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The loss and outputs of one batch, the weights' gradients in their ``.grad``:
+    through the compiled step (``training.compile``: forward, loss and backward as one
+    graph) or eagerly. Gradients of the weights only: with forces, the positions are a
+    leaf of the graph too, and their second derivatives are work nobody reads."""
+    model, compiled = state["model"], state.get("compiled")
+    if compiled is not None:
+        key = (t_cfg.loss, t_cfg.forces, t_cfg.energy_weight, t_cfg.force_weight)
+        return compiled.train_step(batch, forces=t_cfg.forces, loss_key=key,
+                                   loss=lambda out, b, s: _loss(out, b, s, t_cfg))
+    out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True, stress=t_cfg.stress)
+    loss = _loss(out, batch, scale, t_cfg)
+    state["optimizer"].zero_grad(set_to_none=True)
+    loss.backward(inputs=state["params"])
+    return loss, out
+
+
 def _epoch(epoch: int, state: dict, config: Config) -> dict:
     model, optimizer, exp, device = state["model"], state["optimizer"], state["exp"], state["device"]
     t_cfg = config.training
@@ -270,19 +288,10 @@ def _epoch(epoch: int, state: dict, config: Config) -> dict:
     for batch in exp.datasets["train"].batches(t_cfg.batch_size, shuffle=True, generator=gen,
                                                edge_features=geometry["train"]):
         batch = to_device(batch, device)
-        if state.get("compiled") is not None:
-            out = state["compiled"](batch, forces=t_cfg.forces, training=True)
-        else:
-            out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True,
-                                    stress=t_cfg.stress)
-        loss = _loss(out, batch, scale, t_cfg)
+        loss, out = _gradients(state, batch, scale, t_cfg)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"non-finite loss at epoch {epoch}; lower the learning rate "
                                    "(--lr) — the checkpoints of earlier epochs are kept")
-        optimizer.zero_grad(set_to_none=True)
-        # Gradients of the weights only: with forces, the positions are a leaf of the graph
-        # too, and their second derivatives are work nobody reads.
-        loss.backward(inputs=state["params"])
         optimizer.step()
         k = batch[keys.ENERGY].shape[0]
         sums["energy"] += float((out[keys.ENERGY].detach() - batch[keys.ENERGY]).abs().sum())
