@@ -13,8 +13,8 @@ A training step can go further (:meth:`CompiledEGNN.train_step`): forward pass, 
 the loss's gradients to the weights traced together into one graph (``make_fx`` records
 the backward as ordinary operators too), compiled as a function without autograd. One
 call then replaces the forward graph, the autograd engine's walk through the compiled
-backward and the loss's eager operators (1.25-1.6x faster per step than compiling the
-forward pass with its backward, benchmarks/results/profile-2026-12-02.md).
+backward and the loss's eager operators (1.18-1.35x faster per step than the compiled
+forward pass with its compiled backward: benchmarks/results/profile-2026-12-02.md).
 
 One graph per kind of call (forces or not; edge geometry from the batch or computed;
 edges in paired order or not; train or eval mode; a training step and its loss), traced
