@@ -8,7 +8,7 @@ import pytest
 from equilens.analysis import table
 from equilens.analysis.controls import control_features, shares_a_vector
 from equilens.analysis.descriptors import derive_variables
-from equilens.analysis.probes import repeated_splits
+from equilens.analysis.probes import JOINT, PROBES, repeated_r2, repeated_splits
 from equilens.analysis.targets import compute_targets, invariant_targets
 from equilens.data import read_rmd17_npz
 
@@ -51,9 +51,10 @@ def test_scoring_never_passes_the_target_to_its_control(rmd17_dir, monkeypatch):
 
     def spy(x_train, y_train, x_test):
         seen.append((x_train, y_train))
-        return np.repeat(y_train.mean(axis=0, keepdims=True), len(x_test), axis=0)
+        mean = np.repeat(y_train.mean(axis=0, keepdims=True), len(x_test), axis=0)
+        return {name: mean for name in JOINT}
 
-    monkeypatch.setattr(table, "PROBES", {"probe": spy})
+    monkeypatch.setattr(table, "joint_predict", spy)
     splits = repeated_splits(60, folds=3, repeats=1, seed=0)
     table._geometry_scores(values, energy, np.zeros((60, 2)), targets, splits)
     columns = {name: v for name, v in values.items()}
@@ -82,3 +83,21 @@ def test_geometry_control_is_not_circular_on_real_frames(rmd17_dir):
     assert probe[names.index("C0-C1")] < 0.5  # was 1.000 when the control held the target
     assert np.isnan(scores["r2_knn_2d"][:, 1:]).all()
     assert np.isfinite(scores["r2_knn_2d"][:, 0]).all()
+
+
+def test_geometry_scores_are_each_probe_on_each_targets_features(rmd17_dir):
+    """Every target's probes, fitted together per fold, score as repeated_r2 of each probe
+    on the target's own control features (which differ from target to target)."""
+    targets, values, energy = _targets(rmd17_dir, "ethanol", n=80)
+    splits = repeated_splits(80, folds=4, repeats=2, seed=2)
+    scores = table._geometry_scores(values, energy, np.zeros((80, 2)), targets, splits)
+    allowed = control_features(targets)
+    assert len({tuple(a) for a in allowed.values()}) > 1
+    every = np.column_stack([values[t.name] for t in targets])
+    for i, (name, y) in enumerate([("energy", energy)] + [(t.name, values[t.name])
+                                                          for t in targets]):
+        x = every if i == 0 else np.column_stack([values[u] for u in allowed[name]])
+        for probe in JOINT:
+            alone = repeated_r2(x, y[:, None], PROBES[probe], splits)[:, 0]
+            np.testing.assert_allclose(scores[table.SCORES[probe]][:, i], alone, atol=1e-9,
+                                       rtol=0, err_msg=f"{probe} of {name}")

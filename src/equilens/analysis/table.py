@@ -21,7 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from equilens.analysis.controls import control_features
-from equilens.analysis.probes import PROBES, Split, repeated_r2
+from equilens.analysis.probes import JOINT, Split, joint_predict, probe_scores, repeated_r2_many
 from equilens.analysis.targets import InvariantTarget
 
 __all__ = ["KINDS", "REPRESENTATIONS", "SCORES", "by_kind", "geometry_scores", "score_columns",
@@ -43,8 +43,7 @@ def score_columns() -> list[str]:
 
 def _latent_scores(latent: np.ndarray, coords: np.ndarray, y: np.ndarray,
                    splits: list[Split]) -> dict[str, np.ndarray]:
-    return {SCORES[p]: repeated_r2(coords if p == "knn_2d" else latent, y, fn, splits)
-            for p, fn in PROBES.items()}
+    return {SCORES[p]: r2 for p, r2 in probe_scores(latent, coords, y, splits).items()}
 
 
 def geometry_scores(values: dict[str, np.ndarray], energy: np.ndarray, coords: np.ndarray,
@@ -59,6 +58,8 @@ def geometry_scores(values: dict[str, np.ndarray], energy: np.ndarray, coords: n
 
 
 def _geometry_scores(values, energy, coords, targets, splits) -> dict[str, np.ndarray]:
+    """:func:`geometry_scores`; per target one pass over the folds fits its probe, kernel
+    and knn_full together (:func:`~equilens.analysis.probes.joint_predict`)."""
     every = np.column_stack([values[t.name] for t in targets])
     out = {stem: np.full((len(splits), 1 + len(targets)), np.nan) for stem in SCORES.values()}
     for stem, r2 in _latent_scores(every, coords, energy[:, None], splits).items():
@@ -68,10 +69,9 @@ def _geometry_scores(values, energy, coords, targets, splits) -> dict[str, np.nd
         if not allowed[target.name]:
             continue
         x = np.column_stack([values[name] for name in allowed[target.name]])
-        for p, fn in PROBES.items():
-            if p != "knn_2d":
-                out[SCORES[p]][:, i] = repeated_r2(x, values[target.name][:, None], fn,
-                                                   splits)[:, 0]
+        y = values[target.name][:, None]
+        for p, r2 in repeated_r2_many(x, y, joint_predict, splits, JOINT).items():
+            out[SCORES[p]][:, i] = r2[:, 0]
     return out
 
 
