@@ -128,7 +128,7 @@ class EquilensAdapter(Adapter):
             return None
         compiled = self.compiled
         return {**self.cache.report(), "messages": self.messages,
-                "graphs": len(compiled.graphs) if compiled else 0,
+                "graphs": len(compiled.graphs) + len(compiled.steps) if compiled else 0,
                 "fell_back_to_eager": bool(compiled and compiled.failed)}
 
     def loss(self, model, out, batch, forces):
