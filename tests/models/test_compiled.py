@@ -270,3 +270,31 @@ def test_a_training_step_falls_back_to_the_eager_one(data, monkeypatch):
                             model.scale_shift.scale)
     assert float(value) == pytest.approx(float(expected.detach()), rel=1e-12)
     assert all(g.abs().sum() > 0 for g in grads) and len(lines) == 1
+
+
+def test_a_later_model_reuses_the_compiled_training_step(data, monkeypatch):
+    """Another seed's weights and energy scale: the step graph is traced and compiled once,
+    and each model gets its own loss and gradients (the scale is an input, not a constant)."""
+    compiles = _counting(monkeypatch, torch, "compile")
+    traces = _counting(monkeypatch, compiled_module, "trace_step")
+    monkeypatch.setattr(compiled_module, "_COMPILED", {})
+    monkeypatch.setattr(compiled_module, "_STEPS_BY_STRUCTURE", {})
+    batch, loss = data.batch(torch.arange(3)), _loss(False)
+    values = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = build_model("egnn:l_max=1,channels=4,layers=2", 3, CUTOFF,
+                            data.mean_neighbours).double().train()
+        model.scale_shift.scale.fill_(1.0 + seed)
+        value, _ = CompiledEGNN(model, log=pytest.fail).train_step(
+            batch, forces=True, loss=loss, loss_key=(False,))
+        got = [p.grad for p in model.parameters()]
+        expected = loss(energy_and_forces(model, batch, training=True), batch,
+                        model.scale_shift.scale)
+        grads = torch.autograd.grad(expected, list(model.parameters()))
+        torch.testing.assert_close(value, expected.detach(), rtol=1e-10, atol=1e-10)
+        for g, e in zip(got, grads):
+            torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-10)
+        values.append(float(value))
+    assert len(compiles) == len(traces) == 1
+    assert abs(values[0] - values[1]) > 1e-3
