@@ -28,7 +28,7 @@ from torch._inductor.runtime.cache_dir_utils import cache_dir
 
 from equilens.models import energy_and_forces
 from equilens.models.compiled import CompiledEGNN
-from equilens.training.trainer import _loss
+from equilens.training.trainer import _loss, step_loss
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,8 +59,8 @@ def main() -> None:
 
     def step(k: int, batch: dict[str, torch.Tensor]) -> None:
         if k == 1:  # as the trainer: forward, loss and backward in one compiled graph
-            compiled.train_step(batch, forces=args.forces, loss_key=(cfg.training.loss,),
-                                loss=lambda o, b, s: _loss(o, b, s, cfg.training))
+            loss, key = step_loss(cfg.training)
+            compiled.train_step(batch, forces=args.forces, loss=loss, loss_key=key)
         else:
             out = (forward(batch, forces=args.forces, training=True) if forward is not None
                    else energy_and_forces(models[0], batch, forces=args.forces, training=True))

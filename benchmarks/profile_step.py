@@ -26,7 +26,7 @@ from torch.profiler import ProfilerActivity, profile
 from equilens.data import keys
 from equilens.models import energy_and_forces
 from equilens.models.compiled import CompiledEGNN
-from equilens.training.trainer import _loss
+from equilens.training.trainer import _loss, step_loss
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,17 +52,9 @@ def main() -> None:
 
     compiled = CompiledEGNN(model) if args.compile else None
 
-    def step(batch: dict[str, torch.Tensor], timed: bool) -> None:
-        t0 = time.perf_counter()
-        if compiled is not None:  # forward, loss and backward: one graph
-            compiled.train_step(batch, forces=args.forces, loss_key=(cfg.training.loss,),
-                                loss=lambda o, b, s: _loss(o, b, s, cfg.training))
-            t1 = t2 = t3 = time.perf_counter()
-            optimizer.step()
-            if timed:
-                for name, dt in zip(phases, (t1 - t0, 0.0, 0.0, time.perf_counter() - t3)):
-                    phases[name] += dt / len(batches)
-            return
+    def eager_gradients(batch: dict[str, torch.Tensor]) -> tuple[float, float]:
+        """Forward (force derivative), loss, backward; the clock after the forward pass
+        and after the loss."""
         if args.forces:
             positions = batch[keys.POSITIONS].detach().requires_grad_(True)
             out = model({**batch, keys.POSITIONS: positions})
@@ -76,6 +68,16 @@ def main() -> None:
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=params)
+        return t1, t2
+
+    def step(batch: dict[str, torch.Tensor], timed: bool) -> None:
+        t0 = time.perf_counter()
+        if compiled is not None:  # forward, loss and backward: one graph ("forward")
+            loss, key = step_loss(cfg.training)
+            compiled.train_step(batch, forces=args.forces, loss=loss, loss_key=key)
+            t1 = t2 = time.perf_counter()
+        else:
+            t1, t2 = eager_gradients(batch)
         t3 = time.perf_counter()
         optimizer.step()
         t4 = time.perf_counter()

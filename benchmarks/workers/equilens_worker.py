@@ -24,7 +24,7 @@ from equilens.models import energy_and_forces, model_hparams
 from equilens.models.compiled import CompiledEGNN
 from equilens.training.config import load_config
 from equilens.training.experiment import DTYPES, Experiment
-from equilens.training.trainer import _loss
+from equilens.training.trainer import _loss, step_loss
 
 
 class Data:
@@ -139,12 +139,9 @@ class EquilensAdapter(Adapter):
         # As the trainer with training.compile: forward, loss and backward in one graph.
         if self.compiled is None:
             return False
-        t_cfg = self.training
-        t_cfg.forces = forces
-        self.compiled.train_step(batch, forces=forces,
-                                 loss=lambda out, b, scale: _loss(out, b, scale, t_cfg),
-                                 loss_key=(t_cfg.loss, forces, t_cfg.energy_weight,
-                                           t_cfg.force_weight))
+        self.training.forces = forces
+        loss, key = step_loss(self.training)
+        self.compiled.train_step(batch, forces=forces, loss=loss, loss_key=key)
         return True
 
     def optimizer(self, model, lr):

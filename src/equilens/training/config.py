@@ -179,12 +179,15 @@ class TrainingConfig(_Section):
     device: Annotated[str, _one_of("auto", "cpu", "cuda")] = "auto"
     #: Floating-point precision of the model: "float32" or "float64".
     dtype: Annotated[str, _one_of("float32", "float64")] = "float32"
-    #: Compile the egnn's training steps and validation with torch.compile (TorchInductor),
-    #: energies and forces traced into one graph (models.compiled): the same function;
-    #: at one thread 1.4-2.7x faster steps (benchmarks/results/roofline-2026-12-02-vm-1-
-    #: threads-compiled.md); compiling made the first epoch of aspirin 61 s instead of
-    #: about 1 s with TorchInductor's on-disk cache empty, 5-8 s with it warm, and a
-    #: process reuses what it compiled for later models of the same structure. On in the
+    #: Compile the egnn's training steps and validation with torch.compile (TorchInductor)
+    #: (models.compiled): a training step's forward pass, forces, loss and gradients traced
+    #: into one graph, validation's energies and forces into another; the same function.
+    #: At one thread, compiling the forward pass with its backward made steps 1.4-2.7x
+    #: faster than eager (benchmarks/results/roofline-2026-12-02-vm-1-threads-compiled.md),
+    #: the step as one graph 1.18-1.35x faster again (profile-2026-12-02.md, last section).
+    #: Compiling made the first aspirin epoch of the seed study 41 s instead of about 1 s
+    #: with TorchInductor's on-disk cache empty, 18 s with it warm, and a process reuses
+    #: what it compiled for later models of the same structure. On in the
     #: seed, long and foundation presets. Other models, periodic data and the stress run
     #: eagerly, and so does everything when compiling fails (one line in the log).
     compile: bool = False

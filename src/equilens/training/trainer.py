@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,14 @@ def _loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], scale: t
         d_stress = (out[keys.STRESS] - batch[keys.STRESS]) * per_atom[:, None, None]
         loss = loss + t_cfg.stress_weight * penalty(d_stress).mean()
     return loss
+
+
+def step_loss(t_cfg) -> tuple[Callable[..., torch.Tensor], tuple]:
+    """The ``loss`` and ``loss_key`` of :meth:`~equilens.models.compiled.CompiledEGNN.train_step`
+    for the training config ``t_cfg``: :func:`_loss`, keyed by every setting it reads."""
+    key = (t_cfg.loss, t_cfg.forces, t_cfg.stress, t_cfg.energy_weight, t_cfg.force_weight,
+           t_cfg.stress_weight)
+    return (lambda out, batch, scale: _loss(out, batch, scale, t_cfg)), key
 
 
 def train(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
@@ -265,9 +274,8 @@ def _gradients(state: dict, batch: dict[str, torch.Tensor], scale: torch.Tensor,
     leaf of the graph too, and their second derivatives are work nobody reads."""
     model, compiled = state["model"], state.get("compiled")
     if compiled is not None:
-        key = (t_cfg.loss, t_cfg.forces, t_cfg.energy_weight, t_cfg.force_weight)
-        return compiled.train_step(batch, forces=t_cfg.forces, loss_key=key,
-                                   loss=lambda out, b, s: _loss(out, b, s, t_cfg))
+        loss, key = step_loss(t_cfg)
+        return compiled.train_step(batch, forces=t_cfg.forces, loss=loss, loss_key=key)
     out = energy_and_forces(model, batch, forces=t_cfg.forces, training=True, stress=t_cfg.stress)
     loss = _loss(out, batch, scale, t_cfg)
     state["optimizer"].zero_grad(set_to_none=True)
