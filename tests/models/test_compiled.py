@@ -298,3 +298,43 @@ def test_a_later_model_reuses_the_compiled_training_step(data, monkeypatch):
         values.append(float(value))
     assert len(compiles) == len(traces) == 1
     assert abs(values[0] - values[1]) > 1e-3
+
+
+def test_a_model_for_another_number_of_elements_reuses_the_compiled_step(data, monkeypatch):
+    """Models for 3 and for 2 elements (another molecule): the element count is a size of
+    the compiled graph, not a constant, so the step is compiled once, not once per count;
+    each model's loss and gradients are its own and equal the eager ones."""
+    from torch._dynamo.utils import counters
+
+    monkeypatch.setattr(compiled_module, "_COMPILED", {})
+    monkeypatch.setattr(compiled_module, "_STEPS_BY_STRUCTURE", {})
+    batch, loss = data.batch(torch.arange(3)), _loss(False)  # toluene: elements 0 and 1
+    before = counters["stats"]["unique_graphs"]
+    for n_types in (3, 2):
+        torch.manual_seed(n_types)
+        model = build_model("egnn:l_max=1,channels=4,layers=2", n_types, CUTOFF,
+                            data.mean_neighbours).double().train()
+        value, _ = CompiledEGNN(model, log=pytest.fail).train_step(
+            batch, forces=False, loss=loss, loss_key=(False,))
+        expected = loss(energy_and_forces(model, batch, forces=False, training=True), batch,
+                        model.scale_shift.scale)
+        torch.testing.assert_close(value, expected.detach(), rtol=1e-10, atol=1e-10)
+        for p, e in zip(model.parameters(), torch.autograd.grad(expected, list(model.parameters()))):
+            assert p.grad.shape == p.shape
+            torch.testing.assert_close(p.grad, e, rtol=1e-10, atol=1e-10)
+    assert counters["stats"]["unique_graphs"] - before == 1
+
+
+def test_species_dims_are_the_sizes_that_follow_the_element_count():
+    """The embedding's rows, the self-interaction weights' rows and the per-element buffers
+    change with the number of elements; every other size is the model's own."""
+    model = build_model("egnn:l_max=1,channels=4,layers=2", 3, CUTOFF, 10.0)
+    names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
+    dims = dict(zip(names, compiled_module.species_dims(model)))
+    assert dims["embed"] == {0} and dims["species_attrs"] == {0, 1}
+    assert dims["scale_shift.shift"] == {0}
+    # a self-interaction weight per order of the layer's input: layer 0's input (the
+    # embedding) has scalars only, so its vector output comes from the messages alone
+    assert dims["interactions.0.update.weights.0"] == dims["interactions.1.update.weights.0"] == {0}
+    assert dims["interactions.0.update.weights.1"] == set()
+    assert not any(d for n, d in dims.items() if n.startswith(("radial", "head", "interactions.0.linear_in")))
