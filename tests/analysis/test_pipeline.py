@@ -94,3 +94,25 @@ def test_latents_are_invariant_to_rotation_inversion_translation(tiny_run):
 def test_unknown_split_is_a_clear_error(tiny_run):
     with pytest.raises(ValueError, match="split 'train2' is not one of"):
         extract_latents(tiny_run, "train2")
+
+
+def test_histograms_of_the_same_frames_are_drawn_once_per_cache(tmp_path, monkeypatch):
+    """Every model analysing the same frames shows the same histograms: with a cache folder
+    the second run copies the first one's file; other values are drawn anew."""
+    from equilens.analysis import pipeline
+
+    drawn = []
+    real = pipeline.plot_histograms
+    monkeypatch.setattr(pipeline, "plot_histograms",
+                        lambda *a, **k: drawn.append(k["out_path"]) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(size=50), rng.normal(size=20)
+    labels = {"name": "C0-C1", "unit": "Å", "other": "test"}
+    for run in ("a", "b"):
+        pipeline._histogram(train, test, tmp_path / run / "hist.png", tmp_path / "cache", **labels)
+    assert len(drawn) == 1
+    assert (tmp_path / "a/hist.png").read_bytes() == (tmp_path / "b/hist.png").read_bytes()
+    pipeline._histogram(train, test + 1.0, tmp_path / "c/hist.png", tmp_path / "cache", **labels)
+    pipeline._histogram(train, test, tmp_path / "d/hist.png", tmp_path / "cache",
+                        **(labels | {"other": "validation"}))
+    assert len(drawn) == 3

@@ -35,6 +35,7 @@ weights and the projection), with the spread over repeats. Writes into
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ from equilens.io import write_bytes, write_csv, write_json
 SCORE_COLUMNS = (["target", "kind", "unit", "circular"] + score_columns()
                  + ["n_members", "members"])
 MAX_SKELETON_FIGURES = 6
+#: Bumped whenever the histograms are drawn differently, so that old copies are not reused.
+HISTOGRAM_CACHE_VERSION = 1
 #: Where the axes of ``projection_energy.png`` lie in the image (for the report's hover).
 MAP_BOX = "projection_energy.box.json"
 #: The analysis seed used when none is given: fixed, independent of any training seed.
@@ -191,7 +194,7 @@ def analyze_latents(lat: RunLatents, out_dir: str | Path, *, method: str = "tsne
                **lat.meta, "rows": rows}
     write_json(out_dir / "latent_scores.json", summary)
     _save_npz(out_dir / "latents.npz", latents, coords, lat, raw, values)
-    _figures(out_dir, lat, coords, targets, values, rows, method, top_k)
+    _figures(out_dir, lat, coords, targets, values, rows, method, top_k, cache_dir)
     if explorer and not structures:
         run_explorer(out_dir, lat, coords, values, {t.name: t.unit for t in targets}, method)
     return Analysis(out_dir, rows, trust, summary)
@@ -221,8 +224,26 @@ def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
 
 
+def _histogram(train: np.ndarray, analysed: np.ndarray, out_path: Path,
+               cache_dir: str | Path | None, **labels: str) -> None:
+    """:func:`plot_histograms` of ``train`` and ``analysed`` to ``out_path``, drawn once per
+    ``cache_dir`` for the same values and labels: the histograms of a set of frames do not
+    depend on the model, and every model of a study analysing those frames shows them."""
+    if cache_dir is None:
+        plot_histograms(train, analysed, out_path=out_path, **labels)
+        return
+    digest = hashlib.sha256(f"v{HISTOGRAM_CACHE_VERSION}|{sorted(labels.items())}".encode())
+    for values in (train, analysed):
+        digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes() + b"|")
+    kept = Path(cache_dir) / f"hist_{digest.hexdigest()[:24]}.png"
+    if not kept.is_file():
+        plot_histograms(train, analysed, out_path=kept, **labels)
+    write_bytes(out_path, kept.read_bytes())
+
+
 def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[InvariantTarget],
-             values: dict, rows: list[dict], method: str, top_k: int) -> None:
+             values: dict, rows: list[dict], method: str, top_k: int,
+             cache_dir: str | Path | None = None) -> None:
     data = lat.config.data if lat.config is not None else None
     model = lat.model_name
     mol = lat.molecule_name or (Path(data.file).stem if data is not None and data.file else "data")
@@ -248,8 +269,9 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[Invaria
                          out_path=out_dir / "projection_grid.png")
     e_min = min(lat.train_frames.energy.min(), lat.frames.energy.min())
     other = {"val": "validation"}.get(lat.split, lat.split)
-    plot_histograms(lat.train_frames.energy - e_min, lat.frames.energy - e_min, name="E − E_min",
-                    unit="kcal/mol", out_path=out_dir / "hist_energy.png", other=other)
+    _histogram(lat.train_frames.energy - e_min, lat.frames.energy - e_min,
+               out_dir / "hist_energy.png", cache_dir, name="E − E_min", unit="kcal/mol",
+               other=other)
     heavy = skeleton(targets, lat.frames.frame_numbers(0))[:MAX_SKELETON_FIGURES]
     train_values = compute_targets(heavy, lat.train_frames.positions_3d()) if heavy else {}
     for t in heavy:
@@ -257,8 +279,8 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[Invaria
         plot_projection(coords["trained"], values[t.name], title=f"{mol}, {model}: {axis} "
                         f"by {t.name}", label=f"{t.name} ({t.unit})",
                         out_path=out_dir / f"projection_{stem}.png")
-        plot_histograms(train_values[t.name], values[t.name], name=t.name, unit=t.unit,
-                        out_path=out_dir / f"hist_{stem}.png", other=other)
+        _histogram(train_values[t.name], values[t.name], out_dir / f"hist_{stem}.png",
+                   cache_dir, name=t.name, unit=t.unit, other=other)
 
 
 def _pm(row: dict, column: str) -> str:
