@@ -23,8 +23,7 @@ and compiled on first use
 A process keeps what it compiled: a later model built the same way (:func:`structure`:
 modules, attributes, weight shapes; another seed of a study) reuses the graph without
 tracing it, and one whose traced graph is the same function (:func:`fingerprint`, another
-molecule, with any number of elements: that number is a size of the graph, like the
-batch's, see :func:`with_fixed_weight_sizes`) is traced but not compiled again.
+molecule with as many elements) is traced but not compiled again.
 Compiling a graph took 1-5 minutes on a loaded 2-core CPU the first time and 10-40 s in
 later processes, from TorchInductor's on-disk cache (benchmarks/results/profile-2026-12-02.md).
 Where compiling fails (no C++ compiler, an unsupported platform), a one-line message goes
@@ -145,7 +144,7 @@ def trace_step(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached
                 *_inputs(batch, cached), *[batch[k] for k in target_keys(forces)])
     finally:
         model.train(was_training)
-    return with_fixed_weight_sizes(without_detach(graph), model), list(used)
+    return without_detach(graph), list(used)
 
 
 def trace(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached: bool,
@@ -167,7 +166,7 @@ def trace(model: EGNN, batch: dict[str, torch.Tensor], forces: bool, cached: boo
             graph = make_fx(fn, tracing_mode="symbolic")(params, buffers, *_inputs(batch, cached))
     finally:
         model.train(was_training)
-    return with_fixed_weight_sizes(without_detach(graph), model)
+    return without_detach(graph)
 
 
 def without_detach(graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
@@ -185,55 +184,6 @@ def without_detach(graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
         if node.op == "call_function" and node.target == torch.ops.aten.detach.default:
             node.replace_all_uses_with(node.args[0])
             graph.graph.erase_node(node)
-    graph.graph.lint()
-    graph.recompile()
-    return graph
-
-
-def species_dims(model: EGNN) -> list[set[int]] | None:
-    """Per weight and buffer of ``model`` (in ``parameters()`` then ``buffers()`` order), the
-    dimensions whose size depends on the number of elements: those that differ in the same
-    model built for one element more (the random number generator left as it was). None
-    if that model cannot be built."""
-    try:
-        with torch.random.fork_rng(devices=[]):
-            other = type(model)(model.config, model.n_types + 1, model.radial.cutoff, 1.0)
-    except Exception:  # a model this cannot rebuild: every weight size stays fixed
-        return None
-    mine = list(model.parameters()) + list(model.buffers())
-    theirs = list(other.parameters()) + list(other.buffers())
-    if [t.dim() for t in mine] != [t.dim() for t in theirs]:
-        return None
-    return [{d for d, (a, b) in enumerate(zip(t.shape, u.shape)) if a != b}
-            for t, u in zip(mine, theirs)]
-
-
-def with_fixed_weight_sizes(graph: torch.fx.GraphModule, model: EGNN) -> torch.fx.GraphModule:
-    """``graph`` with every weight and buffer read through a view to its own shape, sizes
-    written as numbers except the :func:`species_dims`.
-
-    ``make_fx`` traces every size as a symbol and ``torch.compile(dynamic=True)`` keeps
-    those the graph does not tie to a number: without this, a weight's width would stay a
-    symbol, and the compiled loops over it generic (slower by ~5% per step here). The
-    views fix the model's widths, while the sizes of the batch (atoms, edges, frames) and
-    of the elements stay symbolic: one compiled graph serves every batch and every
-    molecule. A view to a tensor's own shape copies nothing."""
-    dims = species_dims(model)
-    n_weights = len(list(model.parameters())) + len(list(model.buffers()))
-    placeholders = [n for n in graph.graph.nodes if n.op == "placeholder"][:n_weights]
-    tensors = list(model.parameters()) + list(model.buffers())
-    for node, tensor, free in zip(placeholders, tensors, dims or [set()] * n_weights):
-        if tensor.dim() == 0 or len(free) == tensor.dim():
-            continue
-        users = list(node.users)
-        with graph.graph.inserting_after(node):
-            sizes = [graph.graph.call_function(torch.ops.aten.sym_size.int, (node, d))
-                     if d in free else int(size) for d, size in enumerate(tensor.shape)]
-        last = next((s for s in reversed(sizes) if isinstance(s, torch.fx.Node)), node)
-        with graph.graph.inserting_after(last):
-            view = graph.graph.call_function(torch.ops.aten.view.default, (node, sizes))
-        for user in users:
-            user.replace_input_with(node, view)
     graph.graph.lint()
     graph.recompile()
     return graph
@@ -319,21 +269,8 @@ def compile_graph(graph: torch.fx.GraphModule) -> Callable[..., tuple[torch.Tens
     graph with the same :func:`fingerprint`."""
     key = fingerprint(graph)
     if key not in _COMPILED:
-        _COMPILED[key] = _without_duck_shapes(torch.compile(graph, dynamic=True))
+        _COMPILED[key] = torch.compile(graph, dynamic=True)
     return _COMPILED[key]
-
-
-def _without_duck_shapes(
-        compiled: Callable[..., tuple[torch.Tensor, ...]]) -> Callable[..., tuple[torch.Tensor, ...]]:
-    """``compiled``, compiling (on its first call, or again after a guard fails) with a
-    symbol per size: by default equal sizes share one, and a size the graph fixes (the
-    number of layers) would then fix every weight dimension that happened to equal it (the
-    number of elements), so that a model for another molecule compiled again."""
-    def call(*args: object) -> tuple[torch.Tensor, ...]:
-        with fx_config.patch(use_duck_shape=False):
-            return compiled(*args)
-
-    return call
 
 
 def _inputs(batch: dict[str, torch.Tensor], cached: bool) -> list[torch.Tensor]:

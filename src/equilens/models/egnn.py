@@ -66,10 +66,6 @@ class EGNN(nn.Module):
         self.n_types = n_types
         self.radial = RadialEmbedding(cutoff, c.num_basis, c.cutoff_p)
         self.embed = nn.Parameter(torch.randn(n_types, c.channels))
-        # the embedding's 1/√n_types as a (non-persistent) buffer, not a constant: a compiled
-        # graph then does not depend on the number of elements (models/compiled.py)
-        self.register_buffer("embed_alpha", torch.tensor(1.0 / math.sqrt(n_types), dtype=torch.float64),
-                             persistent=False)
         muls: tuple[int, ...] = (c.channels,)
         layers = []
         for k in range(c.layers):
@@ -129,7 +125,7 @@ class EGNN(nn.Module):
         sh = harmonic_orders(geometry[keys.EDGE_HARMONICS], self.config.l_max)
         weights = self.radial_mlps(self.radial(lengths, envelope))
         attrs = species_onehot(types, self.species_attrs)
-        xs = [(self.embed * self.embed_alpha).index_select(0, types).unsqueeze(1)]
+        xs = [(self.embed * (1.0 / math.sqrt(self.n_types))).index_select(0, types).unsqueeze(1)]
         analysis = analysis_outputs(self)
         features = []
         for layer, w in zip(self.interactions, weights):

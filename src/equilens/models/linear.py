@@ -95,7 +95,8 @@ class UpdateLinear(nn.Module):
         for l, w in zip(self.orders, self.weights):
             parts = [ms[l]] if l in self.orders_m else []
             if l in self.orders_x:
-                parts.append((xs[l].unsqueeze(2) * attrs).flatten(2))  # (n, m, n_types * mul)
+                n, m, mul = xs[l].shape
+                parts.append((xs[l].unsqueeze(2) * attrs).view(n, m, self.n_types * mul))
             out[l] = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)) @ w
         return out
 
