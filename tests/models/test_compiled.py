@@ -160,21 +160,26 @@ def _counting(monkeypatch, module, name) -> list:
     return calls
 
 
-@pytest.mark.parametrize("cutoffs", [(CUTOFF, CUTOFF), (CUTOFF, CUTOFF + 0.5)])
-def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeypatch, cutoffs):
-    """Another seed's weights (and another scale and shift): the same structure, so the
-    process traces and compiles once; another cutoff (a constant of the function): traced
-    and compiled again. Each model gets its own outputs and gradients."""
+@pytest.mark.parametrize("second,graphs", [({}, 1), ({"neighbours": 1.7}, 1),
+                                           ({"cutoff": 0.5}, 2)])
+def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeypatch, second,
+                                                                    graphs):
+    """Another seed's weights (and another scale and shift), or another mean neighbour count
+    (another molecule with as many elements; it reaches the graph as a buffer): the same
+    structure, so the process traces and compiles once; another cutoff (a constant of the
+    function): traced and compiled again. Each model gets its own outputs and gradients."""
     compiles = _counting(monkeypatch, torch, "compile")
     traces = _counting(monkeypatch, compiled_module, "trace")
     monkeypatch.setattr(compiled_module, "_COMPILED", {})
     monkeypatch.setattr(compiled_module, "_BY_STRUCTURE", {})
     batch = data.batch(torch.arange(3))
     results = []
-    for seed, cutoff in zip((0, 1), cutoffs):
+    for seed in (0, 1):
         torch.manual_seed(seed)
+        cutoff = CUTOFF + (second.get("cutoff", 0.0) if seed else 0.0)
+        neighbours = data.mean_neighbours * (second.get("neighbours", 1.0) if seed else 1.0)
         model = build_model("egnn:l_max=1,channels=4,layers=2", 3, cutoff,
-                            data.mean_neighbours).double().train()
+                            neighbours).double().train()
         model.scale_shift.scale.fill_(1.0 + seed)
         compiled = CompiledEGNN(model, log=pytest.fail)
         got = _outputs_and_grads(lambda b: compiled(b, forces=True, training=True), model,
@@ -182,7 +187,7 @@ def test_a_later_model_with_the_same_graph_reuses_the_compiled_one(data, monkeyp
         _assert_same(got, _outputs_and_grads(
             lambda b: energy_and_forces(model, b, training=True), model, batch, True))
         results.append(got[0])
-    assert len(compiles) == len(traces) == len(set(cutoffs))
+    assert len(compiles) == len(traces) == graphs
     assert (results[0] - results[1]).abs().max() > 1e-3  # two different models
 
 

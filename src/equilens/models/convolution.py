@@ -97,7 +97,11 @@ class Convolution(nn.Module):
             self.slices.append((start, start + mul))
             start += mul
         self.weight_numel = start
-        self.weight_scale = torch.cat(scales)
+        # A buffer (not saved with the weights), not a plain attribute: the forward pass
+        # never reads it (the radial MLP applies it), so two models that differ only in
+        # it (molecules with as many elements, another mean neighbour count) have the
+        # same structure and share a compiled graph without tracing it again.
+        self.register_buffer("weight_scale", torch.cat(scales), persistent=False)
 
     def forward(self, xs: list[torch.Tensor], sh: list[torch.Tensor | None], weights: torch.Tensor,
                 src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
