@@ -142,21 +142,28 @@ class GCN(nn.Module):
         learned function of it; ``envelope`` multiplies either by u(r/r_c).
         """
         r = edge_vectors(batch).norm(dim=-1)
-        weights = ([r] * len(self.convs) if self.edge_weights is None
-                   else [edge_weight(r) for edge_weight in self.edge_weights])
-        if self.config.envelope == "polynomial":
-            u = polynomial_envelope(r, self.cutoff)
-            weights = [w * u for w in weights]
-        return weights
+        u = polynomial_envelope(r, self.cutoff) if self.config.envelope == "polynomial" else None
+        if self.edge_weights is None:  # one tensor for every layer
+            return [r if u is None else r * u] * len(self.convs)
+        weights = [edge_weight(r) for edge_weight in self.edge_weights]
+        return weights if u is None else [w * u for w in weights]
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
         types = batch[keys.ATOM_TYPES]
         edge_index = batch[keys.EDGE_INDEX]
         weights = self.edge_weights_of(batch)
         x = nn.functional.one_hot(types, self.n_types).to(batch[keys.POSITIONS].dtype)
-        features = []
+        features, normalised = [], {}
         for k, (conv, weight) in enumerate(zip(self.convs, weights, strict=True)):
-            x = conv(x, edge_index, weight)
+            # conv(x, edge_index, weight), with the self-loops and degree normalisation
+            # (GCNConv's gcn_norm) computed once per edge weight instead of once per layer
+            if id(weight) not in normalised:
+                normalised[id(weight)] = gcn_norm(edge_index, weight, x.shape[0],
+                                                  add_self_loops=True, dtype=x.dtype)
+            loops, norm = normalised[id(weight)]
+            x = conv.propagate(loops, x=conv.lin(x), edge_weight=norm)
             if self.norms is not None:
                 x = self.norms[k](x)
             x = nn.functional.silu(x)
