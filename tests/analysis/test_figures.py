@@ -96,3 +96,24 @@ def test_bad_inputs(tmp_path, case):
         plot_histograms(np.ones(3), np.array([]), name="C0-O2", unit="Å",
                         out_path=tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_axes_box_maps_every_point_onto_its_pixel(tmp_path):
+    """The box written beside a projection (what a page maps the cursor with) puts each
+    point of the data on a coloured pixel of the saved image."""
+    import json
+
+    rng = np.random.default_rng(1)
+    coords, values = rng.normal(size=(40, 2)), rng.normal(size=40)
+    plot_projection(coords, values, title="t", label="E (kcal/mol)",
+                    out_path=tmp_path / "p.png", box_path=tmp_path / "p.box.json")
+    box = json.loads((tmp_path / "p.box.json").read_text())
+    image = imread(tmp_path / "p.png")[..., :3]
+    height, width = image.shape[:2]
+    left, top, right, bottom = box["axes"]
+    (x0, x1), (y0, y1) = box["xlim"], box["ylim"]
+    px = (left + (coords[:, 0] - x0) / (x1 - x0) * (right - left)) * width
+    py = (top + (y1 - coords[:, 1]) / (y1 - y0) * (bottom - top)) * height
+    pixels = image[np.round(py).astype(int), np.round(px).astype(int)]
+    assert (np.abs(pixels - 1.0).sum(axis=1) > 0.2).all()  # no point lands on white
+    assert (np.abs(image[int(top * height) - 3, :] - 1.0).sum(axis=1) < 0.05).mean() > 0.5

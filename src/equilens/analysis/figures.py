@@ -124,11 +124,11 @@ def plot_projection(
     ax = fig.add_subplot()
     _scatter(fig, ax, coords2d, values, label, circular)
     ax.set_title(title)
-    if box_path is not None:
-        FigureCanvasAgg(fig).draw()  # the constrained layout places the axes at draw time
+    path = _save(fig, out_path)
+    if box_path is not None:  # the constrained layout placed the axes while saving
         box = axes_box(fig, ax)
         atomic_write(box_path, lambda handle: handle.write(json.dumps(box).encode()))
-    return _save(fig, out_path)
+    return path
 
 
 def axes_box(fig: Figure, ax: Axes) -> dict[str, list[float]]:
