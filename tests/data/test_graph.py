@@ -196,3 +196,34 @@ def test_molecule_edges_unchanged_by_the_periodic_code(aspirin):
         np.testing.assert_array_equal(edges[:, start:start + n],
                                       np.concatenate([half, half[::-1]], axis=1))
         start += n
+
+
+def _same_batches(ds: GraphDataset, size: int, features: dict[str, torch.Tensor]) -> None:
+    """``batches`` yields, tensor for tensor, the ``batch`` of each run of its frames."""
+    order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(5))
+    got = list(ds.batches(size, shuffle=True, generator=torch.Generator().manual_seed(5),
+                          edge_features=features))
+    want = [ds.batch(order[k:k + size], features) for k in range(0, len(ds), size)]
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]), key
+            assert a[key]._base is None  # a tensor of its own, not a view of the pass
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7])
+def test_batches_are_the_batch_of_their_frames(aspirin, emt_file, rmd17_dir, size):
+    """Molecules of two sizes with forces and per-edge features, and periodic frames with
+    cells, shifts and stress: every batch of a pass equals ``batch`` of its frames."""
+    from equilens.data import concat, read_ase
+
+    ethanol = read_rmd17_npz(rmd17_dir / "rmd17_ethanol_train_01.npz").subset(np.arange(3))
+    mixed = concat([aspirin, ethanol, aspirin.subset(np.array([1]))])
+    ds = GraphDataset(mixed, 4.0, TypeMap(mixed.elements))
+    rows = torch.arange(ds.edges.shape[1], dtype=torch.float32)
+    _same_batches(ds, size, {"a": rows, "b": torch.stack([rows, -rows], dim=1)})
+    bulk = read_ase(emt_file).subset(np.arange(6))
+    periodic = GraphDataset(bulk, 3.0, TypeMap(bulk.elements))
+    assert periodic.periodic and periodic.stress is not None
+    _same_batches(periodic, size, {})

@@ -163,10 +163,14 @@ class GraphDataset:
                 generator: torch.Generator | None = None,
                 edge_features: dict[str, torch.Tensor] | None = None,
                 ) -> Iterator[dict[str, torch.Tensor]]:
-        """Iterate over batches of ``batch_size`` frames (the last may be smaller)."""
+        """Iterate over batches of ``batch_size`` frames (the last may be smaller).
+
+        Each is the :meth:`batch` of its frames, tensor for tensor; the gathers and the
+        index arithmetic are done once for the whole pass (:func:`_pass`) and cut into
+        batches, which leaves a few operations per batch instead of some thirty.
+        """
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
-        for start in range(0, len(self), batch_size):
-            yield self.batch(order[start : start + batch_size], edge_features)
+        yield from _pass(self, order, batch_size, edge_features or {})
 
 
 def edge_features(dataset: GraphDataset, fn, device: torch.device | str = "cpu",
@@ -193,3 +197,52 @@ def edge_features(dataset: GraphDataset, fn, device: torch.device | str = "cpu",
 def to_device(batch: dict[str, torch.Tensor], device: torch.device | str) -> dict[str, torch.Tensor]:
     """Move every tensor of a batch to ``device``."""
     return {k: v.to(device) for k, v in batch.items()}
+
+
+def _pass(data: GraphDataset, order: torch.Tensor, size: int,
+          edge_features: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
+    """:meth:`GraphDataset.batch` of ``order[k:k + size]`` for k = 0, size, 2·size, ...
+
+    Per-atom and per-frame entries are gathered for all frames of ``order`` at once and
+    split; edges are gathered once as first halves (j < i) and second halves, the shift
+    of every frame's atom indices to its place in its batch applied, and each batch is
+    its first halves followed by its second halves (the paired order of :meth:`batch`).
+    Every tensor is a fresh copy, as :meth:`batch` returns, never a view of another.
+    """
+    n = order.shape[0]
+    lens, pairs = data.n_atoms[order], data.n_edges[order] // 2
+    batch_of = torch.arange(n) // size
+    frames = torch.bincount(batch_of).tolist()
+    atoms_per = torch.zeros(len(frames), dtype=lens.dtype).index_add_(0, batch_of, lens).tolist()
+    pairs_per = torch.zeros(len(frames), dtype=pairs.dtype).index_add_(0, batch_of, pairs).tolist()
+    atoms = ragged_range(data.atom_start[order], lens)
+    start = torch.cumsum(lens, 0) - lens
+    shift = torch.repeat_interleave(start - start[batch_of * size], pairs)
+    halves = [ragged_range(data.edge_start[order] + h * pairs, pairs) for h in (0, 1)]
+    split = {
+        keys.POSITIONS: data.positions[atoms].split(atoms_per),
+        keys.ATOM_TYPES: data.atom_types[atoms].split(atoms_per),
+        keys.ATOMIC_NUMBERS: data.atomic_numbers[atoms].split(atoms_per),
+        keys.BATCH: torch.repeat_interleave(torch.arange(n) % size, lens).split(atoms_per),
+        keys.N_ATOMS: lens.split(frames),
+        keys.ENERGY: data.energy[order].split(frames),
+    }
+    if data.forces is not None:
+        split[keys.FORCES] = data.forces[atoms].split(atoms_per)
+    if data.stress is not None:
+        split[keys.STRESS] = data.stress[order].split(frames)
+    if data.periodic:
+        split[keys.CELL] = data.cell[order].split(frames)
+        split[keys.PBC] = data.pbc[order].split(frames)
+    paired = {keys.EDGE_INDEX: [(data.edges[:, rows] + shift).split(pairs_per, dim=1)
+                                for rows in halves]}
+    if data.periodic:
+        paired[keys.EDGE_SHIFTS] = [data.shifts[rows].split(pairs_per) for rows in halves]
+    for key, values in edge_features.items():
+        paired[key] = [values.index_select(0, rows.to(values.device)).split(pairs_per)
+                       for rows in halves]
+    for b in range(len(frames)):
+        out = {key: parts[b].clone() for key, parts in split.items()}
+        for key, (first, second) in paired.items():
+            out[key] = torch.cat([first[b], second[b]], dim=1 if key == keys.EDGE_INDEX else 0)
+        yield out
