@@ -91,7 +91,10 @@ class GCN(nn.Module):
               \qquad \hat d_i = 1 + \sum_{j \in N(i)} e_{ji},
 
     with :math:`e_{ji} = |r_j - r_i|` in Å, self-loops of weight 1 and no bias (PyG's
-    ``GCNConv(add_self_loops=True, normalize=True, bias=False)``), followed by SiLU.
+    ``GCNConv(add_self_loops=True, normalize=True, bias=False)``; the forward pass runs
+    its ``lin`` and ``propagate`` on the self-loops and normalised weights of PyG's
+    ``gcn_norm``, computed once for every layer that shares an edge weight: the same
+    operations as calling each module), followed by SiLU.
     Node features in: one-hot atomic species. Energy: a per-atom MLP head, scaled,
     shifted and summed per frame. Latent: mean over atoms of the last layer's features.
 
