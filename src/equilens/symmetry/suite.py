@@ -112,11 +112,13 @@ def check_spec(spec: str, molecule: str | None = None, *, data: dict[str, Any] |
 def architecture_constants(model: torch.nn.Module) -> set[str]:
     """State-dict names of the buffers the architecture fixes (Clebsch-Gordan
     coefficients, path normalisation constants): every buffer except the fitted energy
-    scale and shift. They are saved with the weights, in the dtype the model had.
+    scale and shift, and those not saved with the weights (a non-persistent buffer is
+    rebuilt with the model). They are saved in the dtype the model had.
     """
     fitted = {f"{prefix}.{name}" for prefix, module in model.named_modules()
               if isinstance(module, EnergyScaleShift) for name, _ in module.named_buffers()}
-    return {name for name, _ in model.named_buffers()} - fitted
+    saved = set(model.state_dict())
+    return {name for name, _ in model.named_buffers() if name in saved} - fitted
 
 
 def load_exact(run_dir: str | Path, which: str = "best"
