@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
 from equilens.io import save_figure
 
 
 def plot_learning_curve(history: list[dict], path: Path, title: str = "") -> Path:
-    """Train and validation energy MAE (kcal/mol, log scale) against epoch."""
+    """Train and validation energy MAE (kcal/mol, log scale) against epoch.
+
+    matplotlib is imported here, when a run ends, not with the trainer: a process that
+    trains (a study worker, a benchmark) holds it only once it draws (about 25 MiB).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
     epochs = [r["epoch"] for r in history]
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
