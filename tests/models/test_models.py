@@ -323,3 +323,24 @@ def test_registry_accepts_a_model_and_bools_parse(monkeypatch):
 def test_registry_reads_a_plain_tuple(monkeypatch):
     monkeypatch.setitem(MODELS, "toy2", (MLP, _ToyConfig))
     assert ModelSpec.parse("toy2:width=8").entry == ModelEntry(MLP, _ToyConfig, True)
+
+
+def test_weights_saved_with_the_convolution_scale_still_load(data, models):
+    """Checkpoints that still hold each convolution's weight_scale (saved with the weights
+    before it became a derived buffer) load into the same model; a scale that does not
+    match the model's (another mean neighbour count) is refused."""
+    ds, type_map = data
+    model = models["egnn:l_max=1,channels=4,layers=2"]
+    scales = {f"{name}.weight_scale": module.weight_scale.clone()
+              for name, module in model.named_modules() if hasattr(module, "weight_scale")}
+    assert scales and not set(scales) & set(model.state_dict())
+    legacy = {**model.state_dict(), **scales}
+    fresh = build_model("egnn:l_max=1,channels=4,layers=2", len(type_map), CUTOFF,
+                        ds.mean_neighbours).double()
+    fresh.load_state_dict(legacy)
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value)
+    other = build_model("egnn:l_max=1,channels=4,layers=2", len(type_map), CUTOFF,
+                        2 * ds.mean_neighbours).double()
+    with pytest.raises(RuntimeError, match="weight_scale of the checkpoint differs"):
+        other.load_state_dict(legacy)

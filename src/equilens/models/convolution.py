@@ -103,6 +103,17 @@ class Convolution(nn.Module):
         # same structure and share a compiled graph without tracing it again.
         self.register_buffer("weight_scale", torch.cat(scales), persistent=False)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Weights saved when ``weight_scale`` was still saved with them load too: it is
+        derived from the architecture and the mean neighbour count, so a saved copy must
+        equal this model's (else the checkpoint is of another model: an error)."""
+        saved = state_dict.pop(prefix + "weight_scale", None)
+        if saved is not None and not torch.allclose(
+                saved.to(self.weight_scale), self.weight_scale, rtol=1e-6, atol=0.0):
+            raise RuntimeError(f"{prefix}weight_scale of the checkpoint differs from this "
+                               f"model's (another mean neighbour count or architecture)")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, xs: list[torch.Tensor], sh: list[torch.Tensor | None], weights: torch.Tensor,
                 src: torch.Tensor, dst: torch.Tensor) -> list[torch.Tensor]:
         n_edges = src.shape[0]
