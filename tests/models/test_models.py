@@ -344,3 +344,7 @@ def test_weights_saved_with_the_convolution_scale_still_load(data, models):
                         2 * ds.mean_neighbours).double()
     with pytest.raises(RuntimeError, match="weight_scale of the checkpoint differs"):
         other.load_state_dict(legacy)
+    # the same values in another shape must not pass by broadcasting
+    reshaped = {k: (v[None] if k.endswith("weight_scale") else v) for k, v in legacy.items()}
+    with pytest.raises(RuntimeError, match="weight_scale of the checkpoint differs"):
+        fresh.load_state_dict(reshaped)

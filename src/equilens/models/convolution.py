@@ -108,8 +108,8 @@ class Convolution(nn.Module):
         derived from the architecture and the mean neighbour count, so a saved copy must
         equal this model's (else the checkpoint is of another model: an error)."""
         saved = state_dict.pop(prefix + "weight_scale", None)
-        if saved is not None and not torch.allclose(
-                saved.to(self.weight_scale), self.weight_scale, rtol=1e-6, atol=0.0):
+        if saved is not None and (saved.shape != self.weight_scale.shape or not torch.allclose(
+                saved.to(self.weight_scale), self.weight_scale, rtol=1e-6, atol=0.0)):
             raise RuntimeError(f"{prefix}weight_scale of the checkpoint differs from this "
                                f"model's (another mean neighbour count or architecture)")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
