@@ -24,6 +24,7 @@ from equilens.models import energy_and_forces, model_hparams
 from equilens.models.compiled import CompiledEGNN
 from equilens.training.config import load_config
 from equilens.training.experiment import DTYPES, Experiment
+from equilens.training.optimizer import adam_for
 from equilens.training.trainer import _loss, step_loss
 
 
@@ -95,7 +96,7 @@ class EquilensAdapter(Adapter):
     def hyperparameters(self) -> dict[str, Any]:
         return {"spec": self.spec, **model_hparams(self.spec), "cutoff": self.cutoff,
                 "dtype": self.dtype, "loss": "l1 on normalised energy (+ forces), equilens trainer",
-                "optimizer": "Adam(fused=True), as the equilens trainer",
+                "optimizer": "FusedAdam (torch's fused Adam kernel), as the equilens trainer",
                 "backward": "loss.backward(inputs=weights), as the equilens trainer",
                 **({"compiled": "CompiledEGNN: the training step (forward, loss, backward) "
                                 "traced with make_fx into one graph, torch.compile(dynamic=True); "
@@ -146,7 +147,7 @@ class EquilensAdapter(Adapter):
 
     def optimizer(self, model, lr):
         # As equilens's trainer: one fused kernel for all parameters.
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=self.device.type in ("cpu", "cuda"))
+        return adam_for(model.parameters(), lr, self.device)
 
     def errors(self, out, batch):
         return ((out[keys.ENERGY] - batch[keys.ENERGY]).abs(),

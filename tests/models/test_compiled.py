@@ -303,3 +303,20 @@ def test_a_later_model_reuses_the_compiled_training_step(data, monkeypatch):
         values.append(float(value))
     assert len(compiles) == len(traces) == 1
     assert abs(values[0] - values[1]) > 1e-3
+
+
+def test_the_compiled_model_reads_the_weights_the_model_holds_now(data):
+    """Its weights and buffers are the model's, in the model's order, read on every call:
+    a weight replaced by another tensor after compiling is the one used."""
+    model = _model(data).eval()
+    compiled = CompiledEGNN(model, log=pytest.fail)
+    assert compiled.parameters() == list(model.parameters())
+    assert [id(b) for b in compiled.buffers()] == [id(b) for b in model.buffers()]
+    batch = data.batch(torch.arange(2))
+    compiled(batch, forces=False)
+    model.head[1] = torch.nn.Parameter(model.head[1].detach() * 2.0)
+    assert compiled.parameters() == list(model.parameters())
+    assert any(p is model.head[1] for p in compiled.parameters())
+    torch.testing.assert_close(compiled(batch, forces=False)[keys.ENERGY],
+                               energy_and_forces(model, batch, forces=False)[keys.ENERGY],
+                               rtol=1e-10, atol=1e-10)

@@ -286,6 +286,26 @@ def _laid_out_like(grad: torch.Tensor | None, param: torch.Tensor) -> torch.Tens
     return torch.empty_like(param).copy_(grad)
 
 
+class _Slots:
+    """Where a module's weights (``"_parameters"``) or buffers (``"_buffers"``) are held,
+    found once: ``slots()`` is ``list(model.parameters())`` (or ``buffers()``), the same
+    tensors in the same order, read from their modules on every call (a weight replaced
+    by another tensor is seen) without walking the module tree again."""
+
+    def __init__(self, model: torch.nn.Module, kind: str):
+        seen: set[int] = set()
+        self.slots: list[tuple[dict, str]] = []
+        for module in model.modules():
+            held = getattr(module, kind)
+            for name, tensor in held.items():
+                if tensor is not None and id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    self.slots.append((held, name))
+
+    def __call__(self) -> list[torch.Tensor]:
+        return [held[name] for held, name in self.slots]
+
+
 class CompiledEGNN:
     """``energy_and_forces`` of an EGNN through compiled graphs: the same function of the
     same weights (tests compare energies, forces and weight gradients with the eager
@@ -302,6 +322,7 @@ class CompiledEGNN:
 
     def __init__(self, model: EGNN, log: Callable[[str], None] = print):
         self.model, self.log = model, log
+        self.parameters, self.buffers = _Slots(model, "_parameters"), _Slots(model, "_buffers")
         self.graphs: dict[tuple[bool, bool, bool, bool], Callable[..., tuple[torch.Tensor, ...]]] = {}
         self.steps: dict[tuple, tuple[Callable[..., tuple[torch.Tensor, ...]], list[int]]] = {}
         self.failed = False
@@ -341,7 +362,7 @@ class CompiledEGNN:
 
     def _run(self, graph: Callable[..., tuple[torch.Tensor, ...]], batch: dict[str, torch.Tensor],
              cached: bool, training: bool) -> tuple[torch.Tensor, ...]:
-        params, buffers = list(self.model.parameters()), list(self.model.buffers())
+        params, buffers = self.parameters(), self.buffers()
         if training:
             return graph(params, buffers, *_inputs(batch, cached))
         with torch.no_grad():
@@ -360,7 +381,7 @@ class CompiledEGNN:
         """
         if self._eager(batch):
             return self._eager_step(batch, forces, loss)
-        params = list(self.model.parameters())
+        params = self.parameters()
         key = (forces, *self._kind(batch, forces), loss_key,
                tuple(p.requires_grad for p in params))
         first = key not in self.steps
@@ -369,7 +390,7 @@ class CompiledEGNN:
                 self.steps[key] = compiled_step_for(self.model, batch, key, loss)
             graph, used = self.steps[key]
             with torch.no_grad():
-                outputs = graph([p.detach() for p in params], list(self.model.buffers()),
+                outputs = graph([p.detach() for p in params], self.buffers(),
                                 *_inputs(batch, key[1]), *[batch[k] for k in target_keys(forces)])
         except Exception as err:  # any compiler failure: run eagerly
             if not first:

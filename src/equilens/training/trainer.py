@@ -28,6 +28,7 @@ from equilens.training import checkpoint, rundir
 from equilens.training.config import Config
 from equilens.training.curves import plot_learning_curve
 from equilens.training.experiment import Experiment, check_trainable, resolve_device
+from equilens.training.optimizer import adam_for
 from equilens.training.predict import errors, predict
 
 METRIC_COLUMNS = ["epoch", "train_energy_mae_kcal", "val_energy_mae_kcal", "train_energy_mae_mev",
@@ -144,8 +145,7 @@ def _initial_state(config: Config, exp: Experiment, run_dir: Path, resume: bool)
     device = resolve_device(t_cfg.device)
     model = exp.new_model().to(device)
     # One fused kernel for all parameters instead of a dozen small ops per tensor.
-    optimizer = torch.optim.Adam(model.parameters(), lr=t_cfg.lr,
-                                 fused=device.type in ("cpu", "cuda"))
+    optimizer = adam_for(model.parameters(), t_cfg.lr, device)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=t_cfg.lr_factor, patience=t_cfg.lr_patience, min_lr=t_cfg.min_lr)
     state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "exp": exp,
