@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from e3nn.math import normalize2mom
 from torch import nn
 
 from equilens.models.layout import Muls
+from equilens.models.moments import second_moment_scale
 
 
 class Gate(nn.Module):
@@ -23,8 +23,8 @@ class Gate(nn.Module):
         super().__init__()
         self.muls_out = tuple(muls_out)
         self.muls_in = (sum(self.muls_out),) + self.muls_out[1:]
-        self.c_silu = normalize2mom(nn.functional.silu).cst
-        self.c_sigmoid = normalize2mom(torch.sigmoid).cst
+        self.c_silu = second_moment_scale(nn.functional.silu)
+        self.c_sigmoid = second_moment_scale(torch.sigmoid)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         if len(xs) == 1:

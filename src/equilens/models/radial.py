@@ -6,8 +6,9 @@ import itertools
 import math
 
 import torch
-from e3nn.math import normalize2mom
 from torch import nn
+
+from equilens.models.moments import second_moment_scale
 
 
 class RadialEmbedding(nn.Module):
@@ -70,7 +71,7 @@ class RadialMLPs(nn.Module):
         self.hidden = nn.ParameterList(
             [nn.Parameter(torch.randn(n, a, b)) for a, b in itertools.pairwise(sizes)])
         self.last = nn.ParameterList([nn.Parameter(torch.randn(sizes[-1], out)) for out in outs])
-        act = normalize2mom(nn.functional.silu).cst
+        act = second_moment_scale(nn.functional.silu)
         self.alphas = [1.0 / math.sqrt(sizes[0])] + [act / math.sqrt(a) for a in sizes[1:-1]]
         alpha_last = act / math.sqrt(sizes[-1])
         for k, out in enumerate(outs):
