@@ -18,7 +18,7 @@ import statistics
 import time
 
 import torch
-from harness.experiment import step_experiment, step_parser, training_batches
+from harness.experiment import alternating_parser, step_experiment, training_batches
 
 from equilens.models.compiled import CompiledEGNN
 from equilens.training.optimizer import FusedAdam
@@ -26,12 +26,7 @@ from equilens.training.trainer import step_loss
 
 
 def parse_args() -> argparse.Namespace:
-    p = step_parser(__doc__, molecule="ethanol", threads=1)
-    p.add_argument("--forces", action="store_true")
-    p.add_argument("--batch", type=int, default=10)
-    p.add_argument("--block", type=int, default=20, help="steps per block")
-    p.add_argument("--blocks", type=int, default=20, help="blocks of each kind")
-    return p.parse_args()
+    return alternating_parser(__doc__, block=20, blocks=20).parse_args()
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import statistics
 import time
 
 import torch
-from harness.experiment import step_experiment, step_parser, training_batches
+from harness.experiment import alternating_parser, step_experiment, training_batches
 from torch._inductor.runtime.cache_dir_utils import cache_dir
 
 from equilens.models import energy_and_forces
@@ -32,11 +32,7 @@ from equilens.training.trainer import _loss, step_loss
 
 
 def parse_args() -> argparse.Namespace:
-    p = step_parser(__doc__, molecule="ethanol", threads=1)
-    p.add_argument("--forces", action="store_true")
-    p.add_argument("--batch", type=int, default=10)
-    p.add_argument("--block", type=int, default=10, help="steps per block")
-    p.add_argument("--blocks", type=int, default=15, help="blocks of each kind")
+    p = alternating_parser(__doc__, block=10, blocks=15)
     p.add_argument("--baseline", choices=["eager", "forward"], default="eager",
                    help="what the compiled step is compared with (see above)")
     return p.parse_args()

@@ -34,6 +34,18 @@ def step_parser(doc: str, *, molecule: str, threads: int) -> argparse.ArgumentPa
     return p
 
 
+def alternating_parser(doc: str, *, block: int, blocks: int) -> argparse.ArgumentParser:
+    """:func:`step_parser` (ethanol, one thread) and the flags of a benchmark that alternates
+    blocks of two kinds of training step in one process: --forces, --batch, --block,
+    --blocks."""
+    p = step_parser(doc, molecule="ethanol", threads=1)
+    p.add_argument("--forces", action="store_true")
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--block", type=int, default=block, help="steps per block")
+    p.add_argument("--blocks", type=int, default=blocks, help="blocks of each kind")
+    return p
+
+
 def training_batches(model: torch.nn.Module, exp: Experiment, forces: bool,
                      batch_size: int) -> list[dict[str, torch.Tensor]]:
     """One shuffled epoch of training batches (seed 0), as the trainer builds them: without
