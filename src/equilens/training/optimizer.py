@@ -4,15 +4,16 @@
 rebuilds its lists of weights, gradients and moments, groups them by device and dtype and
 increments every weight's step counter in a loop, every step. For the small networks
 trained here that bookkeeping costs more than the kernel (a step of 164 µs, of which the
-kernel takes 32 µs, for the 2-layer egnn of ``benchmarks/`` on ethanol, one CPU thread). :class:`FusedAdam` keeps the lists
-between steps, holds the step counters of the weights that step together as views of
-one tensor (one increment), and calls the same kernel with the same arguments: its
-updates are bit for bit those of ``torch.optim.Adam(fused=True)``, and so are its
-``state_dict`` (either class loads the other's).
+kernel takes 32 µs, for the 2-layer egnn of ``benchmarks/`` on ethanol, one CPU thread).
+:class:`FusedAdam` keeps the lists between steps, holds the step counters of the weights
+that step together as views of one tensor (one increment), and calls the same kernel with
+the same arguments: its updates are bit for bit those of ``torch.optim.Adam(fused=True)``,
+and so are its ``state_dict`` (either class loads the other's).
 
 Anything outside that plain case (a closure, amsgrad, decoupled weight decay, capturable
-or differentiable mode, a tensor learning rate, gradient scaling, sparse or complex gradients, weights on
-several devices or of several dtypes) runs ``torch.optim.Adam.step`` unchanged.
+or differentiable mode, a tensor learning rate, gradient scaling, sparse or complex
+gradients, weights on several devices or of several dtypes) runs
+``torch.optim.Adam.step`` unchanged.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ class FusedAdam(torch.optim.Adam):
                 and getattr(self, "found_inf", None) is None)
 
     def _plan(self, index: int, group: dict) -> _Plan | None:
-        """The kernel's lists for ``group``, kept from the last step when the same weights
-        have a gradient, else built; None when the group is not the plain case."""
+        """The kernel's lists for ``group`` (a plain one, :meth:`_plain`), kept from the last
+        step when the same weights have a gradient, else built; None when its gradients are
+        not the kernel's kind (sparse, of several devices or dtypes, complex)."""
         mask = tuple(p.grad is not None for p in group["params"])
         plan = self._plans.get(index)
         if plan is not None and plan.mask == mask and (
@@ -102,11 +104,11 @@ class FusedAdam(torch.optim.Adam):
     @torch.no_grad()
     def step(self, closure=None):
         """One update of every weight that has a gradient (``torch.optim.Adam.step``)."""
-        plans = [None if closure is not None or not self._plain(g) else self._plan(i, g)
-                 for i, g in enumerate(self.param_groups)]
-        if any(plan is None for plan in plans):
-            self._plans = {}
+        if closure is not None or not all(self._plain(g) for g in self.param_groups):
             return super().step(closure)
+        plans = [self._plan(i, g) for i, g in enumerate(self.param_groups)]
+        if any(plan is None for plan in plans):
+            return super().step()
         for group, plan in zip(self.param_groups, plans):
             if not plan.params:
                 continue
