@@ -199,3 +199,47 @@ def test_two_ties_are_not_a_replication(tmp_path):
     assert "1 of 2 differences detected in either study are replicated" in text
     assert "2 comparison(s) detected no difference in either study, which is not a " \
            "replication" in text
+
+
+def test_a_latent_tie_whose_interval_excludes_zero_says_it_is_the_adjustment(tmp_path):
+    """The brackets are unadjusted 95% intervals and the verdicts Holm-adjusted: a tie whose
+    interval excludes zero is named as failing the adjustment, never left to look like a
+    contradiction."""
+    from tests.report.synthetic import build_study, conclude_records
+
+    records = build_study(tmp_path / "a", {"gcn": 3.0, "egnn": 1.0}, molecule="ethanol")
+    lift = {0: 0.05, 1: 0.10, 2: 0.08}  # t = 5.3 over 3 seeds: p = 0.034 before adjusting
+    for r in records:
+        s = r["seed"]
+        r["latent_energy_r2_probe"] = 0.5 + (lift[s] if r["model"] == "egnn" else 0.01 * s)
+        r["latent_energy_r2_probe_random"] = 0.5 + (0.0 if r["model"] == "egnn" else 0.02 * s)
+        r["latent_bond_r2_probe"] = 0.3 + 0.01 * s
+    c = conclude_records(records, ["gcn", "egnn"])
+    (rec,) = [x for x in c.comparisons if x["metric"] == "latent_energy_r2_probe"
+              and x["a"] == "egnn" and x["b"] == "egnn (random weights)"]
+    assert rec["ci_low"] > 0 and rec["verdict"] == "no difference detected"
+    assert rec["p_value"] < 0.05 <= rec["p_adjusted"]
+    text = " ".join(c.molecules["ethanol"])
+    assert "egnn 0.58 vs 0.50, +0.08 [+0.01, +0.14], no difference detected after the adjustment" in text
+    assert "intervals in brackets: 95%, unadjusted" in text
+    (tie,) = [x for x in c.comparisons if x["metric"] == "latent_energy_r2_probe"
+              and x["a"] == "gcn" and x["b"] == "gcn (random weights)"]
+    assert tie["ci_low"] < 0 < tie["ci_high"]
+    assert "gcn 0.51 vs 0.52, -0.01 [-0.03, +0.01], no difference detected;" in text
+
+
+def test_what_a_run_that_did_not_learn_did_in_training():
+    from equilens.report.validity import training_evidence
+
+    def history(train, val):
+        return [{"epoch": float(i + 1), "train_energy_mae_kcal": t, "val_energy_mae_kcal": v}
+                for i, (t, v) in enumerate(zip(train, val))]
+
+    fitted = history([5.15, 4.0, 3.53], [4.1, 4.2, 4.4])  # fitted, validation got worse
+    assert training_evidence(fitted) == ("training MAE 5.15 → 3.53 kcal/mol from epoch 1 to 3, "
+                                         "the tested checkpoint from epoch 1")
+    flat = history([2.03, 2.0, 1.95], [1.9, 1.8, 1.85])
+    assert training_evidence(flat).endswith("2.03 → 1.95 kcal/mol from epoch 1 to 3, "
+                                            "the tested checkpoint from epoch 2")
+    assert training_evidence([]) is None
+    assert training_evidence([{"epoch": 1.0, "val_energy_mae_kcal": 1.0}]) is None

@@ -116,11 +116,15 @@ def test_collapsed_model(tmp_path):
     assert "how gcn would compare had it learned" in c.headline[-1]
     details = " ".join(c.molecules["ethanol"])
     assert "egnn is better than gcn on test energy MAE because gcn did not learn" in details
+    assert "it is not ranked, and a model that learned is better than it." in details
     # neither learned: not comparable, and no ranking at all
     both = conclude_records(build_study(tmp_path / "both", {"gcn": COLLAPSED,
                                                             "egnn": COLLAPSED}), MODELS)
     assert _find(both, "gcn", "egnn")["verdict"] == "not comparable"
     assert both.headline[0].startswith("ethanol: no model learned, so none is ranked")
+    said = " ".join(both.molecules["ethanol"])
+    assert "gcn did not learn (" in said and "egnn did not learn (" in said
+    assert "a model that learned" not in said  # none did
     assert "(no comparison was decided by a test)" in both.headline[-1]
 
 

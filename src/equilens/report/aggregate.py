@@ -26,7 +26,7 @@ import numpy as np
 from equilens.analysis.table import KINDS, REPRESENTATIONS
 from equilens.report.predictions import FLOOR_KEYS, PredictionFileError, load_predictions
 from equilens.report.symmetry import read_checks
-from equilens.report.validity import best_row, judge_arrays, still_improving
+from equilens.report.validity import best_row, judge_arrays, still_improving, training_evidence
 from equilens.study import plan
 from equilens.training import rundir
 
@@ -128,6 +128,10 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
                    val_energy_mae_mev=best.get("val_energy_mae_mev"),
                    val_force_mae_kcal=best.get("val_force_mae_kcal"))
     rec.update(validity_columns(d, test))
+    evidence = training_evidence(history, forces) if rec.get("did_not_learn") else None
+    if evidence:
+        rec["did_not_learn_reason"] = "; ".join(filter(None, (rec["did_not_learn_reason"],
+                                                              evidence)))
     inf = read_json(d / plan.INFERENCE)
     if inf:
         rec.update(n_parameters=inf.get("n_parameters"),

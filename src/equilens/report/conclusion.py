@@ -26,7 +26,7 @@ from equilens.report.headline import Headline, headline
 from equilens.report.paired import N_RESAMPLES
 from equilens.report.predictions import METRIC_KEYS
 from equilens.report.seed_verdicts import decide, method_text, seed_record
-from equilens.report.sentences import comparison_sentence, floor_sentence
+from equilens.report.sentences import comparison_sentence, excludes_zero, floor_sentence
 from equilens.report.verdicts import (FLOORS, REFERENCE, MoleculeFrames, read_frames,
                                       study_comparisons)
 
@@ -228,12 +228,13 @@ def _numbers_sentence(mol: str, groups: list[dict[str, Any]],
 
 def _validity_sentences(f: MoleculeFrames) -> list[str]:
     out = []
+    working = any(f.learned(m) for m in f.seeds_of_any() if m not in FLOORS)
     for m, per_seed in f.not_learned.items():
         if m in FLOORS:
             continue
         reasons = "; ".join(f"seed {s}: {r}" for s, r in sorted(per_seed.items()))
-        out.append(f"{m} did not learn ({reasons}): it is not ranked, and a model that "
-                   "learned is better than it.")
+        tail = ", and a model that learned is better than it" if working else ""
+        out.append(f"{m} did not learn ({reasons}): it is not ranked{tail}.")
     if f.missing:
         out.append("No per-frame predictions (predictions/test.npz), left out of the paired "
                    f"comparisons: {', '.join(f.missing)}.")
@@ -298,7 +299,8 @@ def _latent_sentences(comps: list[dict[str, Any]]) -> list[str]:
         tests = sorted({c["n_tests"] for c in mine})
         n_seeds = sorted({c["n_seeds"] for c in mine})
         method = (f"paired t-tests over {'/'.join(map(str, n_seeds))} seeds, Holm-adjusted over "
-                  f"{tests[-1]} latent tests" if tests and tests[-1] else "no test")
+                  f"{tests[-1]} latent tests; intervals in brackets: 95%, unadjusted"
+                  if tests and tests[-1] else "no test")
         parts = ((["trained vs random weights: " + "; ".join(own)] if own else [])
                  + (["between models: " + "; ".join(pairs)] if pairs else []))
         failed = any(c.get("a_did_not_learn") or c.get("b_did_not_learn") for c in mine)
@@ -316,9 +318,17 @@ def _flag(model: str, failed: bool | None) -> str:
     return f"{model} (did not learn)" if failed else model
 
 
+def _tie(c: dict[str, Any]) -> str:
+    """The verdict of a latent comparison without a difference: one whose unadjusted
+    interval excludes zero is named as failing the adjustment, not as a contradiction."""
+    if c["ci_low"] is not None and excludes_zero(c):
+        return f"{c['verdict']} after the adjustment"
+    return c["verdict"]
+
+
 def _vs_random(c: dict[str, Any]) -> str:
     word = {"better": "higher when trained", "worse": "lower when trained"}.get(c["verdict"],
-                                                                              c["verdict"])
+                                                                              _tie(c))
     return (f"{_flag(model_label(c['a']), c.get('a_did_not_learn'))} {c['mean_a']:.2f} vs "
             f"{c['mean_b']:.2f}, "
             f"{c['diff_mean']:+.2f}{_interval(c)}, {word}")
@@ -326,6 +336,6 @@ def _vs_random(c: dict[str, Any]) -> str:
 
 def _vs_model(c: dict[str, Any]) -> str:
     word = {"better": f"higher in {c['a']}", "worse": f"higher in {c['b']}"}.get(c["verdict"],
-                                                                                 c["verdict"])
+                                                                                 _tie(c))
     return (f"{_flag(c['a'], c.get('a_did_not_learn'))} vs {_flag(c['b'], c.get('b_did_not_learn'))} "
             f"{c['mean_a']:.2f} vs {c['mean_b']:.2f}, {c['diff_mean']:+.2f}{_interval(c)}, {word}")

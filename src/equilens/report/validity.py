@@ -13,6 +13,10 @@ Without per-frame predictions (older runs) the standard deviations come from
 is no interval). A floor fitted on the training frames (ridge on 1/r, kernel ridge) is
 judged by the same rules; the mean predictor is the reference and never learns.
 
+A run that did not learn also gets what its training history says
+(:func:`training_evidence`): whether its training error fell, and from which epoch the
+tested checkpoint comes.
+
 A run is **still improving** when its best epoch (the best checkpoint's) lies in the
 last :data:`IMPROVING_FRACTION` of its epochs: its errors are not converged.
 """
@@ -64,6 +68,22 @@ def still_improving(history: list[dict[str, float]], forces: bool = False) -> bo
     position = next(i for i, r in enumerate(rows) if r is best)
     tail = max(1, math.ceil(IMPROVING_FRACTION * len(rows)))
     return position >= len(rows) - tail
+
+
+def training_evidence(history: list[dict[str, float]], forces: bool = False) -> str | None:
+    """What the training history says of a run that did not learn: whether its training
+    energy MAE fell (kcal/mol, first to last epoch) and from which epoch its best
+    checkpoint, the one tested, comes. A training error that fell while the best checkpoint
+    is an early one points at validation (the model fitted its training frames without
+    improving on the validation frames); one that did not fall points at optimisation.
+    None without a history."""
+    rows = [r for r in history if "val_energy_mae_kcal" in r and "train_energy_mae_kcal" in r]
+    if not rows:
+        return None
+    best = best_row(rows, forces)
+    first, last = rows[0]["train_energy_mae_kcal"], rows[-1]["train_energy_mae_kcal"]
+    return (f"training MAE {first:.3g} → {last:.3g} kcal/mol from epoch 1 to {len(rows)}, "
+            f"the tested checkpoint from epoch {int(best['epoch'])}")
 
 
 def judge(pred: np.ndarray, true: np.ndarray, mean_pred: np.ndarray | None) -> Validity:
