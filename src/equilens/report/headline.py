@@ -92,8 +92,11 @@ def _floors_text(learned: list[str], floor_pair: dict, frames: MoleculeFrames) -
                 f"{c['b']} ({c['verdict']}, {num(c['diff_mean'], True)} kcal/mol, "
                 f"{interval(c)}{_holm_note(c)})" for c in rest)
         parts.append(text)
-    if dead:
-        parts.append(f"{', '.join(dead)} did not learn here (not below the mean predictor)")
+    for f in dead:
+        per_seed = frames.not_learned[f]
+        where = "" if set(per_seed) >= set(frames.seeds(f)) else f" in {_seeds(list(per_seed))}"
+        parts.append(f"{f} did not learn here{where} (test MAE not below the mean predictor's "
+                     "by its 95% interval, or predictions nearly constant)")
     return "; ".join(parts)
 
 
