@@ -124,6 +124,10 @@ def test_cutoff_sets_every_run_and_is_refused_with_mlp(tmp_path, capsys):
     args = build_parser().parse_args(["study", "--preset", "quick", "--cutoff", "4",
                                       "--set", "training.seed=1"])
     assert _overrides(args) == {"data.cutoff": 4.0, "training.seed": "1"}
+    several = build_parser().parse_args(["study", "--set", "training.seed=1",
+                                         "training.lr_patience=2", "--set", "data.n_val=50"])
+    assert _overrides(several) == {"training.seed": "1", "training.lr_patience": "2",
+                                   "data.n_val": "50"}
     assert main(["study", "--preset", "quick", "--models", "gcn", "mlp", "--cutoff", "5",
                  "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err

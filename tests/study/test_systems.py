@@ -84,6 +84,16 @@ def test_study_file_systems_with_options_and_round_trip(tmp_path, rmd17_dir):
         build_spec(study)  # the default key: the file's keys are named
     with pytest.raises(ConfigError, match="no such file"):
         build_spec(files=[str(tmp_path / "missing.extxyz")])
+    # the study's data keys (--set data.energy_key=...) read a file without its own, as
+    # its runs will: the file is checked with them, not with the default key
+    keyed = build_spec(files=[str(data / "ref.extxyz")], models=["gcn"], seeds=[0],
+                       overrides={"data.energy_key": "REF_energy",
+                                  "data.forces_key": "REF_energy_forces"})
+    assert keyed.by_name["ref"].n_frames == 40
+    d = keyed.run_config("ref", "gcn", 0).data
+    assert (d.energy_key, d.forces_key) == ("REF_energy", "REF_energy_forces")
+    with pytest.raises(ConfigError, match="no energy under 'REF_enrgy'"):
+        build_spec(files=[str(data / "ref.extxyz")], overrides={"data.energy_key": "REF_enrgy"})
 
 
 def test_size_flags_take_counts_or_fractions(mixed):

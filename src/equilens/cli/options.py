@@ -99,8 +99,9 @@ def add_train_flags(parser: argparse.ArgumentParser, model_required: bool = Fals
                    help="stop after the first epoch past this much training time")
     g.add_argument("--energy-weight", type=float, help="energy weight of the loss with --forces")
     g.add_argument("--force-weight", type=float, help="force weight of the loss with --forces")
-    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any config key, dotted (e.g. training.lr_patience=10); repeatable")
+    g.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="any config key, dotted (e.g. training.lr_patience=10);"
+                   " several after one --set, or --set repeated")
 
 
 def overrides(args: argparse.Namespace, skip: Iterable[str] = (),

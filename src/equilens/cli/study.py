@@ -49,8 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--forces", action="store_true", default=None,
                    help="train every run on energies and forces -dE/dr (training.forces); "
                    "the report adds test force MAE")
-    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any run config key, dotted (e.g. training.lr_patience=10); repeatable")
+    g.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="any run config key, dotted (e.g. training.lr_patience=10);"
+                   " several after one --set, or --set repeated")
     g.add_argument("--data-dir", help="folder with the rMD17 files (else $EQUILENS_DATA_DIR, "
                    "the cache, a download)")
     g.add_argument("--labels", choices=["rmd17", "md17"],

@@ -26,13 +26,32 @@ def build_header(spec: StudySpec, summary: dict[str, Any], *, command: str = "",
     """The header of a study whose ``summary`` (summary.json's content: n_runs, n_done,
     n_failed, invocations, generated) is being written."""
     return Header(
-        title=title(spec), preset=spec.preset, preset_description=get_preset(spec.preset).description,
+        title=title(spec), preset=spec.preset,
+        preset_description=get_preset(spec.preset).description + changes_text(spec),
         molecules=list(spec.molecules), models=list(spec.models), seeds=list(spec.seeds),
         frames=sizes_text(spec), training=training_text(spec), method=method_text(spec),
         runs=runs_text(spec, summary), wall_time=wall_text(summary),
         executor=executor_text or "—", threads=threads_text or "as run",
         generated=f"{summary['generated']} by equilens {__version__}",
         command=command, study_yaml=spec.to_yaml())
+
+
+def changes_text(spec: StudySpec) -> str:
+    """What the study sets differently from its preset (dotted keys as given but the data
+    folder, forces, the seeds, the models), as "; changed here: training.epochs=15, seeds
+    0, 1", or ""."""
+    preset = get_preset(spec.preset)
+    changed = [f"{k}={v}" for k, v in spec.overrides.items()
+               if preset.overrides.get(k) != v and k != "data.data_dir"]  # where, not what
+    if spec.forces:
+        changed.append("trained on forces")
+    if tuple(spec.seeds) != tuple(preset.seeds):
+        changed.append("seeds " + ", ".join(map(str, spec.seeds)))
+    if tuple(spec.models) != tuple(preset.models):
+        changed.append("models " + ", ".join(spec.models))
+    if spec.systems:
+        changed.append("data files, whose frame counts are not the preset's")
+    return "; changed here: " + ", ".join(changed) if changed else ""
 
 
 def method_text(spec: StudySpec) -> str:

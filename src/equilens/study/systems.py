@@ -123,16 +123,19 @@ def parse_entries(items: list[Any], base: Path | None = None) -> list[SystemEntr
     return out
 
 
-def read_system(path: Path, entry: SystemEntry) -> tuple[int, list[str]]:
+def read_system(path: Path, entry: SystemEntry,
+                defaults: dict[str, Any] | None = None) -> tuple[int, list[str]]:
     """Frames in a system's file and their distinct Hill formulas (read once, with its
-    label keys: a file that cannot be read is a ConfigError naming it before anything
-    runs)."""
+    label keys, else the study's ``defaults`` (``{"energy_key": ...}``, from its
+    ``data.*`` overrides), as its runs will read it: a file that cannot be read is a
+    ConfigError naming it before anything runs)."""
     from equilens.data.readers import read_file
 
-    kwargs = {k: v for k, v in (("energy_key", entry.energy_key),
-                                ("forces_key", entry.forces_key)) if v}
+    defaults = defaults or {}
+    kwargs = {k: v for k in ("energy_key", "forces_key")
+              if (v := getattr(entry, k) or defaults.get(k))}
     try:
-        frames = read_file(path, entry.labels or "rmd17", **kwargs)
+        frames = read_file(path, entry.labels or defaults.get("labels") or "rmd17", **kwargs)
     except EquilensError as err:
         raise ConfigError(f"system file: {err}") from None
     formulas = {frames.subset([i]).formula for i in _first_of_each(frames)}
@@ -147,8 +150,10 @@ def _first_of_each(frames: Any) -> list[int]:
     return list(seen.values())
 
 
-def resolve_systems(entries: list[SystemEntry], taken: list[str]) -> list[System]:
-    """Systems of ``entries`` with unique names (not in ``taken``, the rMD17 molecules)."""
+def resolve_systems(entries: list[SystemEntry], taken: list[str],
+                    defaults: dict[str, Any] | None = None) -> list[System]:
+    """Systems of ``entries`` with unique names (not in ``taken``, the rMD17 molecules),
+    each file read with its own label keys, else ``defaults`` (see :func:`read_system`)."""
     used = set(taken)
     out: list[System] = []
     for entry in entries:
@@ -168,5 +173,6 @@ def resolve_systems(entries: list[SystemEntry], taken: list[str]) -> list[System
                    for key in ("energy_key", "forces_key", "stress_key", "labels")
                    if getattr(entry, key)}
         sizes = {k: getattr(entry, k) for k in SIZE_KEYS}
-        out.append(System(name, str(path), options, sizes, *read_system(path, entry)))
+        out.append(System(name, str(path), options, sizes,
+                          *read_system(path, entry, defaults)))
     return out
