@@ -116,3 +116,19 @@ def test_histograms_of_the_same_frames_are_drawn_once_per_cache(tmp_path, monkey
     pipeline._histogram(train, test, tmp_path / "d/hist.png", tmp_path / "cache",
                         **(labels | {"other": "validation"}))
     assert len(drawn) == 3
+
+
+def test_score_table_columns_stay_apart_with_negative_scores(tmp_path):
+    from equilens.analysis.pipeline import Analysis
+
+    columns = ["r2_probe", "r2_kernel", "r2_knn_2d", "r2_probe_random", "r2_kernel_random",
+               "r2_probe_geometry", "r2_kernel_geometry"]
+    values = [-0.068, -12.5, 0.5, -0.04, 0.11, None, -0.007]
+    row = {"target": "nn_std"} | {c: v for c, v in zip(columns, values)} | {
+        f"{c}_sd": 0.05 for c, v in zip(columns, values) if v is not None}
+    analysis = Analysis(tmp_path, [{**row, "target": "energy"}, row],
+                        {"trained": 0.9, "random": None, "geometry": 0.8},
+                        {"model": "m", "molecule": "x", "split": "test", "n_frames": 10})
+    line = format_scores(analysis).splitlines()[3]
+    assert line.split() == ["nn_std", "-0.068±0.050", "-12.500±0.050", "0.500±0.050", "|",
+                            "-0.040±0.050", "0.110±0.050", "|", "—", "-0.007±0.050"]

@@ -100,3 +100,37 @@ def test_control_never_sees_its_own_group():
                                             "nn_std", "energy_residual"}
     assert "energy_residual" not in allowed["energy_residual"]
     assert {t.kind for t in targets} == {"structure"}
+
+
+def test_the_energy_control_is_not_given_the_energy_back():
+    """Energies that are a per-element sum plus a term unrelated to the geometry: the
+    energy residual is that term, so a control that used it (with the composition) would
+    predict the energy exactly (R² 1). The control's representation and its energy probe
+    leave it out; the per-element part is still there to find."""
+    from equilens.analysis import geometry
+    from equilens.analysis.controls import geometric
+    from equilens.analysis.probes import repeated_splits
+
+    rng = np.random.default_rng(0)
+    images = []
+    for _ in range(60):
+        a = bulk("Cu", "fcc", a=3.61, cubic=True)
+        a.numbers[rng.choice(4, rng.integers(0, 4), replace=False)] = 79  # some Au
+        a.rattle(0.05, seed=int(rng.integers(1 << 30)))
+        images.append(a)
+    frames = _frames(images, periodic=True)
+    frames.energy = (-80.0 * np.sum(frames.numbers.reshape(60, 4) == 29, axis=1)
+                     - 70.0 * np.sum(frames.numbers.reshape(60, 4) == 79, axis=1)
+                     + rng.normal(0.0, 10.0, 60))
+    targets = structure_targets(frames, frames)
+    assert [t.name for t in targets if t not in geometric(targets)] == ["energy_residual"]
+    values = compute_structure_targets(targets, frames)
+    targets = [t for t in targets if np.ptp(values[t.name]) > 0]
+    control = geometry.geometry_control(
+        frames.positions.reshape(60, 4, 3), frames.energy, values, targets,
+        repeated_splits(60, folds=5, repeats=2), method="pca", seed=0, perplexity=10.0,
+        n_neighbors=5)
+    assert control.features.shape == (60, len(targets) - 1)
+    energy_r2 = control.scores["r2_probe"][:, 0]
+    assert np.all(energy_r2 < 0.8)  # the noise is not in the geometry
+    assert np.all(energy_r2 > 0.2)  # the composition is

@@ -52,3 +52,22 @@ def test_split_val_of_a_run_is_renamed_subset_with_a_note(rmd17_dir, tmp_path, c
     assert "drop the data flags" in capsys.readouterr().err
     assert main(["analyze", *common]) == 2
     assert "give one of RUN_DIR, --model SPEC or --features FILE" in capsys.readouterr().err
+
+
+def test_a_model_on_a_file_reads_its_energy_key(rmd17_dir, tmp_path, capsys):
+    from tests.fixtures.mixed import write_mixed
+
+    data = write_mixed(tmp_path / "ref.extxyz", rmd17_dir, {"ethanol": 30},
+                       energy_key="REF_energy")
+    common = ["--model", "chgnet", "--file", str(data), "--n-train", "10",
+              "--n-val", "5", "--n-test", "15", "--method", "pca", "--no-explorer"]
+    assert main(["analyze", *common, "--out", str(tmp_path / "none")]) == 2
+    assert "no energy under 'energy'" in capsys.readouterr().err
+    assert main(["analyze", *common, "--energy-key", "REF_energy",
+                 "--out", str(tmp_path / "keyed")]) == 0
+    capsys.readouterr()
+    summary = json.loads((tmp_path / "keyed" / "latent_scores.json").read_text())
+    assert summary["n_frames"] == 15
+    assert main(["analyze", "--model", "chgnet", "--molecule", "ethanol",
+                 "--energy-key", "REF_energy", "--out", str(tmp_path / "x")]) == 2
+    assert "--energy-key names the energy of a --file" in capsys.readouterr().err

@@ -11,7 +11,10 @@ law of cosines ties the angle to the third side); for an angle i-j-k, the bonds 
 j-k, the angles sharing two of its atoms and the dihedrals containing two of them; for a
 dihedral class, every bond, angle and dihedral containing two of its atoms. Variables that
 share one atom (two bonds at the same centre) stay: they share a position, not a vector.
-The energy is predicted from every target.
+The energy is predicted from every target not computed from the energy (:func:`geometric`:
+a structure target of group ``energy``, such as ``energy_residual``, is the energy less a
+fit on the composition, and would give the energy back exactly); those are also the
+columns of the control's representation, projected and scored beside the latents.
 
 Shapes: the control's features for a target are (n_frames, n_kept) columns of the target
 values; bonds in Å, angles in degrees, dihedral terms dimensionless (each column is
@@ -24,13 +27,13 @@ from collections.abc import Sequence
 
 from equilens.analysis.targets import InvariantTarget
 
-__all__ = ["RULE", "control_features", "shares_a_vector"]
+__all__ = ["RULE", "control_features", "geometric", "shares_a_vector"]
 
 #: The rule in one sentence, written beside the features into latent_scores.json.
 RULE = ("each target is predicted from every other target except those sharing an interatomic "
         "vector with it (some member of each with two or more atoms in common), so never from "
         "itself nor from a variable built on one of its bonds or angles; the energy from every "
-        "target")
+        "target not computed from the energy")
 
 
 def shares_a_vector(a: InvariantTarget, b: InvariantTarget) -> bool:
@@ -47,10 +50,17 @@ def _determines(a, b) -> bool:
     return shares_a_vector(a, b)
 
 
+def geometric(targets: Sequence[InvariantTarget]) -> list[InvariantTarget]:
+    """The targets not computed from the energy (all but a structure target of group
+    ``energy``), in order: the geometry control's representation, and the features of its
+    energy probe."""
+    return [t for t in targets if getattr(t, "group", None) != "energy"]
+
+
 def control_features(targets: Sequence[InvariantTarget]) -> dict[str, list[str]]:
     """For every target, the names of the targets its geometry control may use.
 
     Returns ``{target name: [feature target names]}`` in the order of ``targets``; the
-    energy (not a target here) uses all of them.
+    energy (not a target here) uses those of :func:`geometric`.
     """
     return {t.name: [u.name for u in targets if not _determines(t, u)] for t in targets}

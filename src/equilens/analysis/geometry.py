@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from equilens.analysis.controls import geometric
 from equilens.analysis.projection import project
 from equilens.analysis.scores import trustworthiness
 from equilens.analysis.table import SCORES, geometry_scores
@@ -29,7 +30,7 @@ from equilens.io import write_bytes
 __all__ = ["GeometryControl", "geometry_control"]
 
 #: Bumped whenever what the control computes changes, so that old entries are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: without the targets computed from the energy
 
 
 @dataclass
@@ -37,7 +38,9 @@ class GeometryControl:
     """The geometry control's representation and scores on one set of frames.
 
     Attributes:
-        features: (n_frames, n_targets) the target values (Å, degrees, dimensionless).
+        features: (n_frames, n_geometric) the values of the targets not computed from
+            the energy (:func:`~equilens.analysis.controls.geometric`; Å, degrees,
+            dimensionless).
         coords: (n_frames, 2) their projection.
         scores: ``{score column stem: (n_repeats, 1 + n_targets)}``, energy first.
         trustworthiness: of the projection.
@@ -91,7 +94,7 @@ def geometry_control(positions: np.ndarray, energy: np.ndarray, values: dict[str
         method, seed, perplexity: the projection; n_neighbors: of its trustworthiness.
         cache_dir: where to keep and look for the result, or None (always compute).
     """
-    features = np.column_stack([values[t.name] for t in targets])
+    features = np.column_stack([values[t.name] for t in geometric(targets)])
     projection = (method, seed, perplexity, n_neighbors)
     path = None
     if cache_dir is not None:

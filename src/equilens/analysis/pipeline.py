@@ -283,9 +283,11 @@ def _figures(out_dir: Path, lat: RunLatents, coords: dict, targets: list[Invaria
                    cache_dir, name=t.name, unit=t.unit, other=other)
 
 
-def _pm(row: dict, column: str) -> str:
+def _pm(row: dict, column: str, width: int = 14) -> str:
+    """"mean±sd" of ``column``, right-aligned in ``width`` (a negative R² of any size
+    keeps a space before it)."""
     mean, sd = row.get(column), row.get(column + "_sd")
-    return "     —     " if mean is None else f"{mean:6.3f}±{sd:.3f}"
+    return f"{'—' if mean is None else f'{mean:.3f}±{sd:.3f}':>{width}}"
 
 
 def format_scores(analysis: Analysis, limit: int | None = 12) -> str:
@@ -294,15 +296,15 @@ def format_scores(analysis: Analysis, limit: int | None = 12) -> str:
     rows, s = analysis.rows, analysis.summary
     shown = rows[:1] + sorted(rows[1:], key=lambda r: -r["r2_probe"])[: (limit or len(rows)) - 1]
     cv = s.get("cv", {"folds": FOLDS, "repeats": REPEATS})
-    head = (f"{'target':<28}{'probe':>12}{'kernel':>12}{'kNN 2D':>12} | {'random: probe':>13}"
-            f"{'kernel':>12} | {'geometry: probe':>15}{'kernel':>12}")
+    head = (f"{'target':<28}{'probe':>14}{'kernel':>14}{'kNN 2D':>14} | {'random: probe':>14}"
+            f"{'kernel':>14} | {'geometry: probe':>15}{'kernel':>14}")
     lines = [f"latent scores (R², {cv['repeats']} x {cv['folds']}-fold CV, mean±sd over "
              f"repeats) of {s['model']} on {s['molecule'] or Path(s.get('file') or 'data').name}"
              f" {s['split']} ({s['n_frames']} frames)", head]
     for r in shown:
         lines.append(f"{r['target']:<28}{_pm(r, 'r2_probe')}{_pm(r, 'r2_kernel')}"
-                     f"{_pm(r, 'r2_knn_2d')} | {_pm(r, 'r2_probe_random'):>13}"
-                     f"{_pm(r, 'r2_kernel_random')} | {_pm(r, 'r2_probe_geometry'):>15}"
+                     f"{_pm(r, 'r2_knn_2d')} | {_pm(r, 'r2_probe_random')}"
+                     f"{_pm(r, 'r2_kernel_random')} | {_pm(r, 'r2_probe_geometry', 15)}"
                      f"{_pm(r, 'r2_kernel_geometry')}")
     if limit and len(rows) > limit:
         lines.append(f"... {len(rows) - limit} more rows in latent_scores.csv")

@@ -36,7 +36,9 @@ every other target except those of its own group: the members of a group are com
 from the same counts (atoms per element: n_atoms and x(El) determine each other; pair
 distances within the same radii: the shell counts up to the coordination radius sum to
 the coordination number), so a target is never predicted from quantities that determine
-it. The energy is predicted from every target. All targets have ``kind`` ``structure``.
+it. The energy is predicted from every target except ``energy_residual`` (computed from
+the energy, it would give the energy back with the composition); the control's
+representation leaves it out too. All targets have ``kind`` ``structure``.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ RULE = ("each structure target is predicted from every other target except those
         "group (composition: n_atoms and element fractions; cell: volume per atom; "
         "nearest: nearest-neighbour distance mean and std; shells: coordination number and "
         "radial-distribution bins; energy: the energy residual after the per-element "
-        "reference), which are computed from the same counts; the energy from every target")
+        "reference), which are computed from the same counts; the energy from every target "
+        "but the energy residual, computed from it")
 
 
 @dataclass(frozen=True)

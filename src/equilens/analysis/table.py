@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from equilens.analysis.controls import control_features
+from equilens.analysis.controls import control_features, geometric
 from equilens.analysis.probes import JOINT, Split, joint_predict, probe_scores, repeated_r2_many
 from equilens.analysis.targets import InvariantTarget
 
@@ -50,8 +50,10 @@ def geometry_scores(values: dict[str, np.ndarray], energy: np.ndarray, coords: n
                     targets: Sequence[InvariantTarget],
                     splits: list[Split]) -> dict[str, np.ndarray]:
     """The geometry control's scores, ``{stem: (n_repeats, 1 + n_targets)}``: the energy
-    from every target, each target from the targets its control may use (nan where there
-    is none, and for knn_2d). ``coords``: (n, 2) the projection of every target.
+    from every target not computed from it (:func:`~equilens.analysis.controls.geometric`),
+    each target from the targets its control may use (nan where there is none, and for
+    knn_2d). ``coords``: (n, 2) the projection of those targets not computed from the
+    energy.
     Single-threaded BLAS, as :func:`score_representations`."""
     with threadpool_limits(1):
         return _geometry_scores(values, energy, coords, targets, splits)
@@ -60,7 +62,7 @@ def geometry_scores(values: dict[str, np.ndarray], energy: np.ndarray, coords: n
 def _geometry_scores(values, energy, coords, targets, splits) -> dict[str, np.ndarray]:
     """:func:`geometry_scores`; per target one pass over the folds fits its probe, kernel
     and knn_full together (:func:`~equilens.analysis.probes.joint_predict`)."""
-    every = np.column_stack([values[t.name] for t in targets])
+    every = np.column_stack([values[t.name] for t in geometric(targets)])
     out = {stem: np.full((len(splits), 1 + len(targets)), np.nan) for stem in SCORES.values()}
     for stem, r2 in _latent_scores(every, coords, energy[:, None], splits).items():
         out[stem][:, 0] = r2[:, 0]

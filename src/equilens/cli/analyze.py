@@ -29,8 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--features", metavar="FILE",
                      help="extxyz whose frames carry per-atom features in an array")
     src.add_argument("--features-key", metavar="KEY", help="the array's name in FILE")
-    src.add_argument("--energy-key", default="energy",
-                     help="energy (eV) in FILE's info or calculator results (default energy)")
+    src.add_argument("--energy-key",
+                     help="energy (eV) in the info or calculator results of --features FILE, "
+                     "or of --file with --model (default energy)")
     add_data_flags(p)
     p.add_argument("--subset", choices=SUBSETS,
                    help="frames analysed (default: the test set)")
@@ -81,8 +82,10 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise ConfigError("--layer is for --model or a pretrained run folder only")
     if not args.run_dir and not args.out:
         raise ConfigError(f"{given[0]} needs --out DIR")
-    if args.run_dir and data_overrides(args):
+    if args.run_dir and (data_overrides(args) or args.energy_key):
         raise ConfigError("a RUN_DIR analyses its own data: drop the data flags")
+    if args.model and args.energy_key and not args.file:
+        raise ConfigError("--energy-key names the energy of a --file; rMD17 molecules have theirs")
 
 
 def _latents(args: argparse.Namespace, subset: str):
@@ -93,13 +96,15 @@ def _latents(args: argparse.Namespace, subset: str):
             if getattr(args, flag) is not None:
                 from equilens.errors import ConfigError
                 raise ConfigError(f"--{flag.replace('_', '-')} is not for --features")
-        return features_latents(args.features, args.features_key, energy_key=args.energy_key,
+        return features_latents(args.features, args.features_key,
+                                energy_key=args.energy_key or "energy",
                                 subset=subset, n_train=args.n_train, n_val=args.n_val,
                                 n_test=args.n_test)
     from equilens.analysis.external import model_latents
     from equilens.training.config import load_config
 
-    config = load_config(overrides={"model": args.model, **data_overrides(args)})
+    keys = {"data.energy_key": args.energy_key} if args.energy_key else {}
+    config = load_config(overrides={"model": args.model, **data_overrides(args), **keys})
     return model_latents(args.model, config, subset, layer=args.layer, seed=args.seed)
 
 
