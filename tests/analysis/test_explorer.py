@@ -200,3 +200,32 @@ def test_the_devtools_page_records_errors_and_outside_requests(tmp_path, chromiu
         assert page.outside_requests() == ["http://192.0.2.1/x.png"]
         errors = page.errors()
         assert "boom" in errors and any("TypeError" in e for e in errors)
+
+
+def test_periodic_frames_are_explored_with_their_cells(emt_file, tmp_path):
+    """Structure-level frames (periodic CuAu): one structure per frame with its cell,
+    per-atom values over every atom, the unit cell drawn, the map coloured by the energy
+    beyond the per-element reference."""
+    run = tmp_path / "emt-gcn"
+    assert main(["train", "--file", str(emt_file), "--model", "gcn:channels=8", "--forces",
+                 "--set", "data.n_train=10", "data.n_val=4", "data.n_test=10",
+                 "training.epochs=1", "training.batch_size=5", "data.cutoff=4.5",
+                 "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "analysis"
+    analyze_run(run, method="pca", out=out)
+    data = load_input(out)
+    lat = extract_latents(run, "test")
+    assert lat.frames.cell is not None and len(data["structures"]) == 10
+    for i in (0, 9):
+        s = data["structures"][i]
+        np.testing.assert_allclose(np.reshape(s["cell"], (3, 3)), lat.frames.cell[i], atol=1e-9)
+        first = lat.frames.offsets[i]
+        np.testing.assert_allclose(s["x"], lat.frames.positions[first:first + len(s["x"]), 0])
+    n_total = int(lat.frames.n_atoms.sum())
+    assert len(data["properties"]["force error"]["values"]) == n_total
+    assert data["properties"]["force error"]["target"] == "atom"
+    assert len(data["environments"]) == n_total
+    assert data["settings"]["structure"][0]["unitCell"] is True
+    assert data["settings"]["map"]["color"]["property"] == "energy_residual"
+    assert "energy_residual" in data["properties"] and "volume_per_atom" in data["properties"]
+    assert (out / PAGE_FILE).is_file()

@@ -32,6 +32,7 @@ from equilens.io import write_bytes, write_text
 
 if TYPE_CHECKING:
     from equilens.analysis.latents import RunLatents
+    from equilens.data.frames import Frames
 
 DATA_FILE = "explorer.json.gz"
 PAGE_FILE = "explorer.html"
@@ -63,7 +64,8 @@ def write_explorer(out_dir: str | Path, positions: np.ndarray, numbers: np.ndarr
                    units: dict[str, str] | None = None, map_xy: str | None = None,
                    color: str | None = None, vectors: dict[str, np.ndarray] | None = None,
                    title: str = "equilens explorer", description: str = "") -> ExplorerFiles:
-    """Write ``explorer.json.gz`` and ``explorer.html`` into ``out_dir``.
+    """Write ``explorer.json.gz`` and ``explorer.html`` into ``out_dir``, for frames of one
+    molecule (the same atoms in every frame; :func:`write_structures_explorer` for any).
 
     Args:
         positions: (n_frames, n_atoms, 3) Å.
@@ -79,31 +81,67 @@ def write_explorer(out_dir: str | Path, positions: np.ndarray, numbers: np.ndarr
     Returns:
         the paths of both files.
     """
-    chemiscope = import_chemiscope()
     positions, numbers, frame_ids = _check_frames(positions, numbers, frame_ids)
     n_frames, n_atoms = positions.shape[:2]
-    props = {"frame id": frame_ids} | {k: np.asarray(v, dtype=np.float64) for k, v in properties.items()}
+    atom_props = {k: np.asarray(v, dtype=np.float64) for k, v in (atom_properties or {}).items()}
+    _check_values(atom_props, (n_frames, n_atoms), "per-atom")
+    for name, v in (vectors or {}).items():
+        if np.shape(v) != (n_frames, n_atoms, 3):
+            raise DataError(f"explorer: vectors {name!r} must be finite, shape "
+                            f"({n_frames}, {n_atoms}, 3), got {np.shape(v)}")
+    structures = [Atoms(numbers=numbers, positions=p) for p in positions]
+    return write_structures_explorer(
+        out_dir, structures, frame_ids, properties,
+        {k: v.reshape(-1) for k, v in atom_props.items()}, units=units, map_xy=map_xy,
+        color=color, vectors={k: np.reshape(v, (-1, 3)) for k, v in (vectors or {}).items()},
+        title=title, description=description)
+
+
+def write_structures_explorer(out_dir: str | Path, structures: list[Atoms],
+                              frame_ids: np.ndarray, properties: dict[str, np.ndarray],
+                              atom_properties: dict[str, np.ndarray] | None = None, *,
+                              units: dict[str, str] | None = None, map_xy: str | None = None,
+                              color: str | None = None,
+                              vectors: dict[str, np.ndarray] | None = None,
+                              title: str = "equilens explorer",
+                              description: str = "") -> ExplorerFiles:
+    """:func:`write_explorer` for any structures: frames of different sizes or elements,
+    periodic ones with their cell (ASE Atoms, positions in Å). Per-atom values are flat
+    over every atom of every structure, in order: ``atom_properties`` name →
+    (n_atoms_total,), ``vectors`` name → (n_atoms_total, 3)."""
+    chemiscope = import_chemiscope()
+    frame_ids = np.asarray(frame_ids, dtype=np.int64)
+    n_frames, n_total = len(structures), sum(len(a) for a in structures)
+    if n_frames == 0 or frame_ids.shape != (n_frames,):
+        raise DataError(f"explorer: {frame_ids.size} frame ids for {n_frames} structures")
+    if not all(np.isfinite(a.positions).all() for a in structures):
+        raise DataError("explorer: positions hold NaN or inf")
+    props = {"frame id": frame_ids} | {k: np.asarray(v, dtype=np.float64)
+                                       for k, v in properties.items()}
     atom_props = {k: np.asarray(v, dtype=np.float64) for k, v in (atom_properties or {}).items()}
     _check_values(props, (n_frames,), "per-frame")
-    _check_values(atom_props, (n_frames, n_atoms), "per-atom")
+    _check_values(atom_props, (n_total,), "per-atom")
     map_xy = map_xy or next((k for k, v in props.items() if v.ndim == 2 and v.shape[1] == 2), None)
     if map_xy is None or props.get(map_xy, np.empty(0)).shape != (n_frames, 2):
         raise DataError(f"the explorer's map needs a (n_frames, 2) property, got {map_xy!r}")
     color = color or next(k for k, v in props.items() if v.ndim == 1 and k != "frame id")
     if color not in props and color not in atom_props:
         raise DataError(f"the explorer's colour property {color!r} is not among the properties")
-    structures = [Atoms(numbers=numbers, positions=p) for p in positions]
     units = units or {}
     entries = {k: _entry(v, "structure", units.get(k)) for k, v in props.items()}
-    entries |= {k: _entry(v.reshape(-1), "atom", units.get(k)) for k, v in atom_props.items()}
+    entries |= {k: _entry(v, "atom", units.get(k)) for k, v in atom_props.items()}
     data = chemiscope.create_input(
         structures, metadata={"name": title, "description": description}, properties=entries,
         environments=chemiscope.all_atomic_environments(structures, ENVIRONMENT_CUTOFF)
         if atom_props else None,
-        shapes=_arrows(vectors or {}, n_frames, n_atoms), settings=chemiscope.quick_settings(
+        shapes=_arrows(vectors or {}, n_total), settings=chemiscope.quick_settings(
             x=f"{map_xy}[1]", y=f"{map_xy}[2]", map_color=color, target="structure",
+            periodic=any(a.pbc.any() for a in structures),  # draws the unit cell
             map_settings={"palette": "viridis"}))
-    out_dir = Path(out_dir)
+    return _write_files(Path(out_dir), data, title, chemiscope)
+
+
+def _write_files(out_dir: Path, data: dict, title: str, chemiscope) -> ExplorerFiles:
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = gzip.compress(json.dumps(data, allow_nan=False).encode(), compresslevel=9, mtime=0)
     data_path = write_bytes(out_dir / DATA_FILE, payload)
@@ -142,17 +180,17 @@ def _entry(values: np.ndarray, target: str, unit: str | None) -> dict:
     return entry
 
 
-def _arrows(vectors: dict[str, np.ndarray], n_frames: int, n_atoms: int) -> dict | None:
-    """chemiscope arrow shapes, one per atom, for every (n_frames, n_atoms, 3) array."""
+def _arrows(vectors: dict[str, np.ndarray], n_total: int) -> dict | None:
+    """chemiscope arrow shapes, one per atom, for every (n_atoms_total, 3) array."""
     shapes = {}
     for name, v in vectors.items():
         v = np.asarray(v, dtype=np.float64)
-        if v.shape != (n_frames, n_atoms, 3) or not np.isfinite(v).all():
+        if v.shape != (n_total, 3) or not np.isfinite(v).all():
             raise DataError(f"explorer: vectors {name!r} must be finite, shape "
-                            f"({n_frames}, {n_atoms}, 3), got {v.shape}")
+                            f"({n_total}, 3), got {v.shape}")
         shapes[name] = {"kind": "arrow", "parameters": {
             "global": {"baseRadius": 0.08, "headRadius": 0.16, "headLength": 0.25},
-            "atom": [{"vector": row} for row in np.round(v.reshape(-1, 3), 4).tolist()]}}
+            "atom": [{"vector": row} for row in np.round(v, 4).tolist()]}}
     return shapes or None
 
 
@@ -165,13 +203,29 @@ def _viewer_js(chemiscope) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def frame_structures(frames: Frames) -> list[Atoms]:
+    """One ASE Atoms per frame (Å), with its cell and pbc flags when the frames have them."""
+    out = []
+    for i in range(len(frames)):
+        atoms = Atoms(numbers=frames.frame_numbers(i),
+                      positions=frames.positions[frames.offsets[i]:frames.offsets[i + 1]])
+        if frames.cell is not None:
+            atoms.cell = frames.cell[i]
+            atoms.pbc = False if frames.pbc is None else frames.pbc[i]
+        out.append(atoms)
+    return out
+
+
 def run_explorer(out_dir: Path, lat: RunLatents, coords: dict[str, np.ndarray], values: dict[str, np.ndarray],
                  units: dict[str, str], method: str) -> ExplorerFiles | None:
     """The explorer of an analysed run (``analyze``'s hook), or None when chemiscope is missing.
 
-    ``lat``: the run's :class:`~equilens.analysis.latents.RunLatents`; ``coords``: latent
-    name → (n_frames, 2) projection; ``values``: variable name → (n_frames,); ``units``:
-    variable name → unit. Energies are shown relative to the lowest true energy of the frames.
+    ``lat``: the run's :class:`~equilens.analysis.latents.RunLatents` (frames of one
+    molecule, of several, or periodic); ``coords``: latent name → (n_frames, 2) projection;
+    ``values``: variable name → (n_frames,); ``units``: variable name → unit. Energies are
+    shown relative to the lowest true energy of the frames; the map is coloured by the
+    energy, or by ``energy_residual`` when the frames have one (several compositions,
+    whose energies mostly count atoms).
     """
     try:
         import_chemiscope()
@@ -187,34 +241,42 @@ def run_explorer(out_dir: Path, lat: RunLatents, coords: dict[str, np.ndarray], 
     kcal = {"energy": "kcal/mol", "predicted energy": "kcal/mol", "energy error": "kcal/mol"}
     atom_props, vectors = per_atom_outputs(lat)
     kcal |= {name: "kcal/mol/Å" if "force" in name else "kcal/mol" for name in atom_props}
-    return write_explorer(
-        out_dir, frames.positions_3d(), frames.frame_numbers(0), frames.frame_ids, props,
-        atom_props, units=units | kcal, map_xy=f"trained latent {axis}", color="energy",
-        vectors=vectors, title=f"{lat.molecule_name or 'data'}, {lat.model_name}",
+    return write_structures_explorer(
+        out_dir, frame_structures(frames), frames.frame_ids, props, atom_props,
+        units=units | kcal, map_xy=f"trained latent {axis}", vectors=vectors,
+        color="energy_residual" if "energy_residual" in values else "energy",
+        title=f"{lat.molecule_name or _file_name(lat)}, {lat.model_name}",
         description=f"{len(frames)} frames; energies relative to {e_ref:.4f} kcal/mol, the "
         "lowest true energy among them; atomic energies relative to their element's mean.")
 
 
+def _file_name(lat: RunLatents) -> str:
+    """The data file's name (frames read from a file have no molecule name)."""
+    file = getattr(getattr(lat.config, "data", None), "file", None)
+    return Path(file).name if file else "data"
+
+
 def per_atom_outputs(lat: RunLatents) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-atom properties (n_frames, n_atoms) and force arrows (n_frames, n_atoms, 3).
+    """Per-atom properties (n_atoms_total,) and force arrows (n_atoms_total, 3), every atom
+    of every frame in order.
 
     Predicted atomic energies minus the mean of their element over the frames (the
     per-element offset carries no information about the conformation); with predicted
     forces, their norm, the true force's norm and the error's norm, and both as arrows.
     """
-    frames, shape = lat.frames, lat.frames.positions_3d().shape
+    frames = lat.frames
     props, vectors = {}, {}
     if lat.atomic_energy is not None:
-        atomic = lat.atomic_energy.reshape(shape[:2])
-        means = {z: atomic[:, frames.frame_numbers(0) == z].mean() for z in frames.elements}
-        props["atomic energy"] = atomic - np.array([means[z] for z in frames.frame_numbers(0)])
+        atomic = np.asarray(lat.atomic_energy, dtype=np.float64).reshape(-1)
+        means = {z: atomic[frames.numbers == z].mean() for z in frames.elements}
+        props["atomic energy"] = atomic - np.array([means[z] for z in frames.numbers])
     if lat.predicted_forces is not None:
-        predicted = lat.predicted_forces.reshape(shape)
+        predicted = np.asarray(lat.predicted_forces, dtype=np.float64).reshape(-1, 3)
         props["predicted |force|"] = np.linalg.norm(predicted, axis=-1)
         scale = arrow_scale(props["predicted |force|"])
         vectors[f"predicted force ({scale:g} Å per kcal/mol/Å)"] = predicted * scale
         if frames.forces is not None:
-            true = frames.forces.reshape(shape)
+            true = frames.forces.reshape(-1, 3)
             props["true |force|"] = np.linalg.norm(true, axis=-1)
             props["force error"] = np.linalg.norm(predicted - true, axis=-1)
             vectors[f"true force ({scale:g} Å per kcal/mol/Å)"] = true * scale

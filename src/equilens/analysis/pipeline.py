@@ -10,8 +10,8 @@ or checkpoint selection. The targets are the energy and the molecule's invariant
 (:mod:`~equilens.analysis.targets`: bond lengths, bond angles and cos(nφ) of dihedrals,
 each averaged over its class of equivalent atoms); frames that share no bonded graph
 (mixed molecules, periodic structures) are scored on per-structure invariants instead
-(:mod:`~equilens.analysis.structures`, kind ``structure``; no explorer). Three representations of the same
-frames are read by the same probes (:mod:`~equilens.analysis.probes`): the trained
+(:mod:`~equilens.analysis.structures`, kind ``structure``). Three representations of the
+same frames are read by the same probes (:mod:`~equilens.analysis.probes`): the trained
 model's latent, the same architecture with random weights (what training added), and the
 geometry control (each target from the other targets that do not determine it,
 :mod:`~equilens.analysis.controls`). Scores are means over ``repeats`` repeats of
@@ -195,7 +195,7 @@ def analyze_latents(lat: RunLatents, out_dir: str | Path, *, method: str = "tsne
     write_json(out_dir / "latent_scores.json", summary)
     _save_npz(out_dir / "latents.npz", latents, coords, lat, raw, values)
     _figures(out_dir, lat, coords, targets, values, rows, method, top_k, cache_dir)
-    if explorer and not structures:
+    if explorer:
         run_explorer(out_dir, lat, coords, values, {t.name: t.unit for t in targets}, method)
     return Analysis(out_dir, rows, trust, summary)
 
