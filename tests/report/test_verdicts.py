@@ -246,3 +246,19 @@ def test_runs_without_predictions_are_left_out_and_said_so(tmp_path):
     assert _find(c, "gcn", "egnn")["seeds"] == [0]
     assert "1 run(s) have no per-frame predictions and are left out" in c.headline[-1]
     assert "left out of the paired comparisons: gcn seed 1" in " ".join(c.molecules["ethanol"])
+
+
+def test_a_run_that_did_not_learn_says_what_its_training_did(tmp_path):
+    from equilens.report.aggregate import validity_columns
+
+    records = build_study(tmp_path, {"gcn": COLLAPSED, "egnn": 1.0}, seeds=(0,))
+    runs = {r["model"]: r["run_dir"] for r in records}
+    history = [{"epoch": 1.0, "train_energy_mae_kcal": 5.2, "val_energy_mae_kcal": 4.1},
+               {"epoch": 2.0, "train_energy_mae_kcal": 3.5, "val_energy_mae_kcal": 4.4}]
+    gcn = validity_columns(tmp_path / runs["gcn"], None, history)
+    assert gcn["did_not_learn"] is True
+    assert gcn["did_not_learn_reason"].startswith("predictions nearly constant")
+    assert gcn["did_not_learn_reason"].endswith(
+        "; training MAE 5.2 → 3.5 kcal/mol from epoch 1 to 2, the tested checkpoint from epoch 1")
+    egnn = validity_columns(tmp_path / runs["egnn"], None, history)
+    assert egnn["did_not_learn"] is False and egnn["did_not_learn_reason"] is None

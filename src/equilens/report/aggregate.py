@@ -127,11 +127,7 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
         rec.update(val_energy_mae_kcal=best["val_energy_mae_kcal"],
                    val_energy_mae_mev=best.get("val_energy_mae_mev"),
                    val_force_mae_kcal=best.get("val_force_mae_kcal"))
-    rec.update(validity_columns(d, test))
-    evidence = training_evidence(history, forces) if rec.get("did_not_learn") else None
-    if evidence:
-        rec["did_not_learn_reason"] = "; ".join(filter(None, (rec["did_not_learn_reason"],
-                                                              evidence)))
+    rec.update(validity_columns(d, test, history, forces))
     inf = read_json(d / plan.INFERENCE)
     if inf:
         rec.update(n_parameters=inf.get("n_parameters"),
@@ -149,16 +145,22 @@ def run_record(run: plan.PlannedRun, error: str | None = None) -> dict[str, Any]
     return rec
 
 
-def validity_columns(run_dir: Path, test: dict | None) -> dict[str, Any]:
-    """``did_not_learn`` (with ``did_not_learn_reason``), the standard deviations of the
-    test predictions and true energies (kcal/mol), and whether each fitted floor learned
-    (:mod:`.validity`); from ``predictions/test.npz``, else from ``test_metrics.json``."""
+def validity_columns(run_dir: Path, test: dict | None,
+                     history: list[dict[str, float]] | None = None,
+                     forces: bool = False) -> dict[str, Any]:
+    """``did_not_learn`` (with ``did_not_learn_reason``, and for a run that did not learn
+    what its training ``history`` says: :func:`.validity.training_evidence`), the standard
+    deviations of the test predictions and true energies (kcal/mol), and whether each
+    fitted floor learned (:mod:`.validity`); from ``predictions/test.npz``, else from
+    ``test_metrics.json``."""
     try:
         arrays = load_predictions(run_dir)
     except PredictionFileError as err:
         return {"did_not_learn_reason": f"unreadable predictions: {err}"}
     model = judge_arrays(arrays, test)
-    out = {"did_not_learn": model.did_not_learn, "did_not_learn_reason": model.reason,
+    evidence = training_evidence(history or [], forces) if model.did_not_learn else None
+    reason = "; ".join(filter(None, (model.reason, evidence))) or None
+    out = {"did_not_learn": model.did_not_learn, "did_not_learn_reason": reason,
            "prediction_std_kcal": model.prediction_std_kcal,
            "true_std_kcal": model.true_std_kcal}
     for name, column in (("ridge on 1/r", "ridge_did_not_learn"),
