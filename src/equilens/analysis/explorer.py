@@ -252,7 +252,7 @@ def run_explorer(out_dir: Path, lat: RunLatents, coords: dict[str, np.ndarray], 
 
 def _file_name(lat: RunLatents) -> str:
     """The data file's name (frames read from a file have no molecule name)."""
-    file = getattr(getattr(lat.config, "data", None), "file", None)
+    file = lat.config.data.file if lat.config is not None else None
     return Path(file).name if file else "data"
 
 

@@ -26,7 +26,7 @@ from equilens.report.headline import Headline, headline
 from equilens.report.paired import N_RESAMPLES
 from equilens.report.predictions import METRIC_KEYS
 from equilens.report.seed_verdicts import decide, method_text, seed_record
-from equilens.report.sentences import comparison_sentence, excludes_zero, floor_sentence
+from equilens.report.sentences import comparison_sentence, fails_adjustment, floor_sentence
 from equilens.report.verdicts import (FLOORS, REFERENCE, MoleculeFrames, read_frames,
                                       study_comparisons)
 
@@ -321,7 +321,7 @@ def _flag(model: str, failed: bool | None) -> str:
 def _tie(c: dict[str, Any]) -> str:
     """The verdict of a latent comparison without a difference: one whose unadjusted
     interval excludes zero is named as failing the adjustment, not as a contradiction."""
-    if c["ci_low"] is not None and excludes_zero(c):
+    if fails_adjustment(c):
         return f"{c['verdict']} after the adjustment"
     return c["verdict"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from equilens.report.sentences import (excludes_zero, gap_interval, interval, num, oriented, percent_lower,
+from equilens.report.sentences import (fails_adjustment, gap_interval, interval, num, oriented, percent_lower,
                                        tests)
 from equilens.report.verdicts import FLOORS, REFERENCE, MoleculeFrames
 
@@ -33,12 +33,17 @@ def _seeds(seeds: list[int]) -> str:
     return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, sorted(seeds)))
 
 
+def _where(name: str, frames: MoleculeFrames) -> str:
+    """"" when ``name`` did not learn in any of its seeds, else " in seeds 0, 2"."""
+    per_seed = frames.not_learned[name]
+    seeds = frames.seeds(name) or sorted(per_seed)
+    return "" if set(per_seed) >= set(seeds) else f" in {_seeds(list(per_seed))}"
+
+
 def _failed_text(m: str, frames: MoleculeFrames) -> str:
-    per_seed = frames.not_learned[m]
-    reason = next((r for r in per_seed.values() if r), "").split("; ")[0]
-    seeds = frames.seeds(m) or sorted(per_seed)
-    where = "" if set(per_seed) >= set(seeds) else f" in {_seeds(list(per_seed))}"
-    return f"{m} did not learn{where} and is not ranked" + (f": {reason}" if reason else "")
+    reason = next((r for r in frames.not_learned[m].values() if r), "").split("; ")[0]
+    return f"{m} did not learn{_where(m, frames)} and is not ranked" + (
+        f": {reason}" if reason else "")
 
 
 def _ranking(mol: str, learned: list[str], pair: dict) -> str:
@@ -73,7 +78,7 @@ def _ranking(mol: str, learned: list[str], pair: dict) -> str:
 
 
 def _holm_note(c: dict[str, Any]) -> str:
-    if c["verdict"] == "no difference detected" and excludes_zero(c):
+    if fails_adjustment(c):
         return ", which excludes zero but not after the Holm adjustment"
     return ""
 
@@ -93,10 +98,8 @@ def _floors_text(learned: list[str], floor_pair: dict, frames: MoleculeFrames) -
                 f"{interval(c)}{_holm_note(c)})" for c in rest)
         parts.append(text)
     for f in dead:
-        per_seed = frames.not_learned[f]
-        where = "" if set(per_seed) >= set(frames.seeds(f)) else f" in {_seeds(list(per_seed))}"
-        parts.append(f"{f} did not learn here{where} (test MAE not below the mean predictor's "
-                     "by its 95% interval, or predictions nearly constant)")
+        parts.append(f"{f} did not learn here{_where(f, frames)} (test MAE not below the mean "
+                     "predictor's by its 95% interval, or predictions nearly constant)")
     return "; ".join(parts)
 
 

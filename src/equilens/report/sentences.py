@@ -47,9 +47,16 @@ def excludes_zero(c: dict[str, Any]) -> bool:
     return c["ci_low"] > 0 or c["ci_high"] < 0
 
 
+def fails_adjustment(c: dict[str, Any]) -> bool:
+    """"No difference detected" although the unadjusted 95% interval excludes zero: the
+    difference did not hold after the Holm adjustment."""
+    return (c["verdict"] == "no difference detected" and c.get("ci_low") is not None
+            and excludes_zero(c))
+
+
 def unadjusted_note(c: dict[str, Any]) -> str:
     """For "no difference detected" with an interval that excludes zero: why."""
-    if c["verdict"] == "no difference detected" and excludes_zero(c):
+    if fails_adjustment(c):
         return (f"; the 95% interval excludes zero, but the difference does not hold after "
                 f"the adjustment for the {tests(c.get('n_tests', 1))} of the study")
     return ""

@@ -380,9 +380,7 @@ def build_spec(file: str | Path | None = None, *, preset: str | None = None,
                                  if k not in AXIS_KEYS and k not in fractions}))
     except ConfigError as err:
         raise ConfigError(f"overrides: {err}") from None
-    keys = ("energy_key", "forces_key", "stress_key", "labels")
-    defaults = {k: spec.overrides[f"data.{k}"] for k in keys if f"data.{k}" in spec.overrides}
-    spec.systems = resolve_systems(entries, list(spec.molecules or []), defaults)
+    spec.systems = resolve_systems(entries, list(spec.molecules or []), spec.overrides)
     return spec.validate()
 
 

@@ -41,6 +41,8 @@ from equilens.validation import Style, validate
 
 #: The split sizes of a system: config keys data.<key>.
 SIZE_KEYS = ("n_train", "n_val", "n_test")
+#: How a system's file is read: config keys data.<key>, per file or for the whole study.
+LABEL_KEYS = ("energy_key", "forces_key", "stress_key", "labels")
 #: A file with no size given anywhere: its fraction of training frames (the rest shared
 #: equally by validation and test).
 DEFAULT_TRAIN_FRACTION = 0.8
@@ -151,9 +153,12 @@ def _first_of_each(frames: Any) -> list[int]:
 
 
 def resolve_systems(entries: list[SystemEntry], taken: list[str],
-                    defaults: dict[str, Any] | None = None) -> list[System]:
+                    overrides: dict[str, Any] | None = None) -> list[System]:
     """Systems of ``entries`` with unique names (not in ``taken``, the rMD17 molecules),
-    each file read with its own label keys, else ``defaults`` (see :func:`read_system`)."""
+    each file read with its own label keys, else the study's (dotted ``overrides``:
+    ``data.energy_key``...; see :func:`read_system`)."""
+    overrides = overrides or {}
+    defaults = {k: overrides[f"data.{k}"] for k in LABEL_KEYS if f"data.{k}" in overrides}
     used = set(taken)
     out: list[System] = []
     for entry in entries:
@@ -169,8 +174,7 @@ def resolve_systems(entries: list[SystemEntry], taken: list[str],
         while name in used:
             name, k = f"{base}_{k}", k + 1
         used.add(name)
-        options = {f"data.{key}": getattr(entry, key)
-                   for key in ("energy_key", "forces_key", "stress_key", "labels")
+        options = {f"data.{key}": getattr(entry, key) for key in LABEL_KEYS
                    if getattr(entry, key)}
         sizes = {k: getattr(entry, k) for k in SIZE_KEYS}
         out.append(System(name, str(path), options, sizes,
